@@ -1,0 +1,409 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// MaxProcesses bounds server.processes: far above any real machine, low
+// enough that a typo cannot fork thousands of workers.
+const MaxProcesses = 1024
+
+var serverSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "listen"}, {Name: "processes"}, {Name: "reuse_port"},
+		{Name: "xheaders"}, {Name: "trusted_proxies"}, {Name: "debug"},
+		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
+		{Name: "max_body_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
+		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
+}
+
+// decodeServer fills d.site.Server; b is nil when there is no server block,
+// which means all defaults.
+func (d *decoder) decodeServer(b *hcl.Block) {
+	s := &d.site.Server
+	*s = Server{
+		Listen:            []string{DefaultListen},
+		Processes:         DefaultProcesses,
+		TrustedProxies:    DefaultTrustedProxies(),
+		Autoreload:        true,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		MaxBodySize:       DefaultMaxBodySize,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+	}
+	if b == nil {
+		s.CompilationCache = true
+		return
+	}
+	content, diags := b.Body.Content(serverSchema)
+	d.diags = append(d.diags, diags...)
+	attrs := content.Attributes
+
+	if a := attrs["listen"]; a != nil {
+		if items, ok := d.strList(a.Expr, "server.listen", true); ok {
+			s.Listen = d.listenAddrs(items, "server.listen")
+		}
+	}
+	if a := attrs["processes"]; a != nil {
+		if n, ok := d.integer(a.Expr, "server.processes", 0, MaxProcesses); ok {
+			s.Processes = int(n)
+		}
+	}
+	d.setBool(attrs, "reuse_port", &s.ReusePort)
+	d.setBool(attrs, "xheaders", &s.XHeaders)
+	d.setBool(attrs, "debug", &s.Debug)
+	d.setBool(attrs, "autoreload", &s.Autoreload)
+	s.ServeTraceback = s.Debug
+	d.site.explicitServeTraceback = d.setBool(attrs, "serve_traceback", &s.ServeTraceback)
+	s.CompilationCache = !s.Debug
+
+	if a := attrs["trusted_proxies"]; a != nil {
+		if items, ok := d.strList(a.Expr, "server.trusted_proxies", false); ok {
+			s.TrustedProxies = d.prefixes(items)
+			if len(items) == 0 && s.XHeaders {
+				d.warnf(a.Expr.Range(), "No trusted proxies",
+					"server.xheaders is on but server.trusted_proxies is empty, so X- headers will never be honored.")
+			}
+		}
+	}
+
+	for _, t := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"shutdown_timeout", &s.ShutdownTimeout},
+		{"read_header_timeout", &s.ReadHeaderTimeout},
+		{"read_timeout", &s.ReadTimeout},
+		{"write_timeout", &s.WriteTimeout},
+		{"idle_timeout", &s.IdleTimeout},
+	} {
+		if a := attrs[t.name]; a != nil {
+			if v, ok := d.duration(a.Expr, "server."+t.name); ok {
+				*t.dst = v
+			}
+		}
+	}
+	if a := attrs["max_body_size"]; a != nil {
+		if n, ok := d.size(a.Expr, "server.max_body_size"); ok {
+			s.MaxBodySize = n
+		}
+	}
+	if a := attrs["max_header_bytes"]; a != nil {
+		if n, ok := d.size(a.Expr, "server.max_header_bytes"); ok {
+			if n <= 0 {
+				d.errorf(a.Expr.Range(), "Invalid size", "server.max_header_bytes must be more than 0.")
+			} else {
+				s.MaxHeaderBytes = n
+			}
+		}
+	}
+
+	var tlsBlock *hcl.Block
+	for _, tb := range content.Blocks {
+		if tlsBlock != nil {
+			d.errorf(tb.DefRange, "Duplicate tls block",
+				"Only one tls block is allowed in server; the first one was declared at %s.", tlsBlock.DefRange)
+			continue
+		}
+		tlsBlock = tb
+	}
+	if tlsBlock != nil {
+		s.TLS = d.decodeTLS(tlsBlock)
+	}
+}
+
+// setBool reports whether the attribute was present, which the debug-derived
+// defaults need to know.
+func (d *decoder) setBool(attrs hcl.Attributes, name string, dst *bool) bool {
+	a := attrs[name]
+	if a == nil {
+		return false
+	}
+	if v, ok := d.boolean(a.Expr, "server."+name); ok {
+		*dst = v
+	}
+	return true
+}
+
+func (d *decoder) listenAddrs(items []listItem, what string) []string {
+	seen := map[string]hcl.Range{}
+	addrs := make([]string, 0, len(items))
+	for _, it := range items {
+		if err := CheckListenAddr(it.val); err != nil {
+			d.errorf(it.rng, "Invalid listen address", "%s: %s.", what, err)
+			continue
+		}
+		if key, fixed := listenKey(it.val); fixed {
+			if prev, dup := seen[key]; dup {
+				d.errorf(it.rng, "Duplicate listen address", "%s: %q is already listed at %s.", what, it.val, prev)
+				continue
+			}
+			seen[key] = it.rng
+		}
+		addrs = append(addrs, it.val)
+	}
+	return addrs
+}
+
+func (d *decoder) prefixes(items []listItem) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(items))
+	for _, it := range items {
+		p, err := ParsePrefix(it.val)
+		if err != nil {
+			d.errorf(it.rng, "Invalid trusted proxy", "server.trusted_proxies: %s.", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+var tlsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "cert"}, {Name: "key"}},
+}
+
+func (d *decoder) decodeTLS(b *hcl.Block) *TLS {
+	content, diags := b.Body.Content(tlsSchema)
+	d.diags = append(d.diags, diags...)
+	t := &TLS{}
+	for _, f := range []struct {
+		name, example string
+		dst           *string
+	}{{"cert", "cert.pem", &t.Cert}, {"key", "key.pem", &t.Key}} {
+		a := content.Attributes[f.name]
+		if a == nil {
+			d.errorf(b.DefRange, "Missing required argument",
+				"The tls block needs %s = %q (a PEM file, relative to the site.hcl folder).", f.name, f.example)
+			continue
+		}
+		if p, ok := d.path(a.Expr, "server.tls."+f.name); ok {
+			*f.dst = p
+		}
+	}
+	return t
+}
+
+var adminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen"}}}
+
+func (d *decoder) decodeAdmin(b *hcl.Block) *Admin {
+	content, diags := b.Body.Content(adminSchema)
+	d.diags = append(d.diags, diags...)
+	adm := &Admin{Listen: DefaultAdminListen}
+	a := content.Attributes["listen"]
+	if a == nil {
+		return adm
+	}
+	v, ok := d.str(a.Expr, "admin.listen")
+	if !ok {
+		return adm
+	}
+	if err := CheckListenAddr(v); err != nil {
+		d.errorf(a.Expr.Range(), "Invalid listen address", "admin.listen: %s.", err)
+		return adm
+	}
+	adm.Listen = v
+	// The admin endpoints must not shadow the site; a clash would otherwise
+	// surface only as "address already in use" at start.
+	if key, fixed := listenKey(v); fixed {
+		for _, l := range d.site.Server.Listen {
+			if k, _ := listenKey(l); k == key {
+				d.errorf(a.Expr.Range(), "Admin address in use", "admin.listen %q is also in server.listen.", v)
+				break
+			}
+		}
+	}
+	return adm
+}
+
+var staticSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path"}, {Name: "url_prefix"}, {Name: "hash_cache"}, {Name: "root_files"},
+	},
+}
+
+func (d *decoder) decodeStatic(b *hcl.Block) *Static {
+	content, diags := b.Body.Content(staticSchema)
+	d.diags = append(d.diags, diags...)
+	attrs := content.Attributes
+	st := &Static{
+		Path:      resolve(d.site.Dir, DefaultStaticPath),
+		URLPrefix: DefaultStaticURLPrefix,
+		HashCache: !d.site.Server.Debug,
+		RootFiles: []string{},
+	}
+	if a := attrs["path"]; a != nil {
+		if p, ok := d.path(a.Expr, "static.path"); ok {
+			st.Path = p
+		}
+	}
+	if a := attrs["url_prefix"]; a != nil {
+		if v, ok := d.str(a.Expr, "static.url_prefix"); ok {
+			if err := checkURLPrefix(v); err != nil {
+				d.errorf(a.Expr.Range(), "Invalid URL prefix", "static.url_prefix: %s.", err)
+			} else {
+				st.URLPrefix = v
+			}
+		}
+	}
+	if a := attrs["hash_cache"]; a != nil {
+		d.site.explicitHashCache = true
+		if v, ok := d.boolean(a.Expr, "static.hash_cache"); ok {
+			st.HashCache = v
+		}
+	}
+	if a := attrs["root_files"]; a != nil {
+		if items, ok := d.strList(a.Expr, "static.root_files", false); ok {
+			seen := map[string]hcl.Range{}
+			for _, it := range items {
+				if err := checkRootFile(it.val); err != nil {
+					d.errorf(it.rng, "Invalid root file", "static.root_files: %s.", err)
+					continue
+				}
+				if prev, dup := seen[it.val]; dup {
+					d.errorf(it.rng, "Duplicate root file", "static.root_files: %q is already listed at %s.", it.val, prev)
+					continue
+				}
+				seen[it.val] = it.rng
+				st.RootFiles = append(st.RootFiles, it.val)
+			}
+		}
+	}
+	return st
+}
+
+var pluginSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
+		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"},
+	},
+}
+
+func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
+	p := Plugin{
+		Name:        b.Labels[0],
+		Mount:       DefaultMount,
+		Instances:   DefaultInstances,
+		Timeout:     DefaultTimeout,
+		MemoryLimit: DefaultMemoryLimit,
+		Env:         map[string]string{},
+		Range:       b.DefRange,
+	}
+	before := len(d.diags.Errs())
+	what := "plugin " + quote(p.Name)
+
+	if err := checkPluginName(p.Name); err != nil {
+		d.errorf(b.LabelRanges[0], "Invalid plugin name", "%s: %s.", what, err)
+	} else if prev, dup := d.pluginNames[p.Name]; dup {
+		d.errorf(b.DefRange, "Duplicate plugin name",
+			"A plugin named %q was already declared at %s.", p.Name, prev)
+	} else {
+		if d.pluginNames == nil {
+			d.pluginNames = map[string]hcl.Range{}
+		}
+		d.pluginNames[p.Name] = b.DefRange
+	}
+
+	content, diags := b.Body.Content(pluginSchema)
+	d.diags = append(d.diags, diags...)
+	attrs := content.Attributes
+
+	if a := attrs["path"]; a != nil {
+		p.PathRange = a.Expr.Range()
+		if v, ok := d.path(a.Expr, what+" path"); ok {
+			p.Path = v
+		}
+	} else {
+		d.errorf(b.DefRange, "Missing required argument",
+			"The %s block needs path = \"....wasm\" (relative to the site.hcl folder).", what)
+	}
+
+	mountRange := b.DefRange
+	mountOK := true
+	if a := attrs["mount"]; a != nil {
+		mountRange = a.Expr.Range()
+		v, ok := d.str(a.Expr, what+" mount")
+		if ok {
+			m, err := NormalizeMount(v)
+			if err != nil {
+				d.errorf(a.Expr.Range(), "Invalid mount", "%s mount: %s.", what, err)
+				ok = false
+			}
+			p.Mount = m
+		}
+		mountOK = ok
+	}
+	if mountOK {
+		if prev, dup := d.mounts[p.Mount]; dup {
+			d.errorf(mountRange, "Duplicate mount",
+				"%s mounts %q, which %s already mounts (declared at %s).", what, p.Mount, prev.who, prev.rng)
+		} else {
+			if d.mounts == nil {
+				d.mounts = map[string]declared{}
+			}
+			d.mounts[p.Mount] = declared{what, mountRange}
+		}
+	}
+
+	if a := attrs["instances"]; a != nil {
+		if n, ok := d.integer(a.Expr, what+" instances", 1, MaxInstances); ok {
+			p.Instances = int(n)
+		}
+	}
+	if a := attrs["timeout"]; a != nil {
+		if v, ok := d.duration(a.Expr, what+" timeout"); ok {
+			if v <= 0 {
+				d.errorf(a.Expr.Range(), "Invalid duration", "%s timeout must be more than 0.", what)
+			} else {
+				p.Timeout = v
+			}
+		}
+	}
+	if a := attrs["memory_limit"]; a != nil {
+		if n, ok := d.size(a.Expr, what+" memory_limit"); ok {
+			if n < MinMemoryLimit || n > MaxMemoryLimit {
+				d.errorf(a.Expr.Range(), "Invalid memory limit",
+					"%s memory_limit must be between 4MB and 4GB, not %s.", what, FormatSize(n))
+			} else {
+				p.MemoryLimit = n
+			}
+		}
+	}
+	if a := attrs["env"]; a != nil {
+		if items, ok := d.strMap(a.Expr, what+" env"); ok {
+			seen := map[string]hcl.Range{}
+			for _, it := range items {
+				if err := checkEnvKey(it.key); err != nil {
+					d.errorf(it.keyRng, "Invalid environment variable name", "%s env: %s.", what, err)
+					continue
+				}
+				if prev, dup := seen[it.key]; dup {
+					d.errorf(it.keyRng, "Duplicate environment variable", "%s env: %q is already set at %s.", what, it.key, prev)
+					continue
+				}
+				if strings.ContainsRune(it.val, 0) {
+					d.errorf(it.valueRng, "Invalid environment variable value", "%s env: the value of %q must not contain a NUL byte.", what, it.key)
+					continue
+				}
+				seen[it.key] = it.keyRng
+				p.Env[it.key] = it.val
+			}
+		}
+	}
+	return p, len(d.diags.Errs()) == before
+}
+
+// declared remembers who claimed something first, for "already declared at"
+// details.
+type declared struct {
+	who string
+	rng hcl.Range
+}
