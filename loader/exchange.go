@@ -1,0 +1,24 @@
+package loader
+
+// Exchange is one request as a guest sees it, implemented by the HTTP side.
+// The loader's host functions call it with slices that alias guest memory:
+// an implementation must not keep them after the call returns.
+//
+// Results follow the ABI: a count or 0, or a negative abi.Err* code. Each
+// Exchange is used by one guest call at a time, so implementations need no
+// locking for these methods.
+type Exchange interface {
+	// Environ returns the request's encoded environ (abi.AppendPair pairs).
+	Environ() []byte
+	// ReadBody reads the request body into p: n > 0, 0 at the end, or an errno.
+	ReadBody(p []byte) int32
+	// StartResponse sets the status and the encoded headers.
+	StartResponse(status int32, headers []byte) int32
+	// WriteBody appends p to the response body.
+	WriteBody(p []byte) int32
+	// Flush sends what was written so far.
+	Flush() int32
+	// Log records one message of the guest (from the log import, or a line
+	// it wrote to stdout or stderr) at an abi.Log* level.
+	Log(level int32, msg []byte)
+}

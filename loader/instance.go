@@ -1,0 +1,102 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhost/wasmhost/abi"
+)
+
+// instance is one initialized module serving one request at a time.
+type instance struct {
+	plugin *Plugin
+	mod    api.Module
+	handle api.Function
+	mem    api.Memory
+	ex     Exchange        // the request being served, nil between requests
+	ctx    context.Context // that request's context
+	stack  [2]uint64
+
+	stdout, stderr guestOutput
+}
+
+// newInstance instantiates the plugin's module, which runs the guest's
+// initializer (the Go runtime and package init functions) under a deadline:
+// a guest that loops in init must not hang the host.
+func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	inst := &instance{plugin: p}
+	inst.stdout = guestOutput{inst: inst, level: abi.LogInfo}
+	inst.stderr = guestOutput{inst: inst, level: abi.LogWarn}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.InitTimeout)
+	defer cancel()
+	cfg := p.modCfg.WithStdout(&inst.stdout).WithStderr(&inst.stderr).WithNanosleep(inst.sleep)
+	mod, err := p.rt.InstantiateModule(&callContext{Context: ctx, inst: inst}, p.compiled, cfg)
+	inst.stderr.flush()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("initialization did not finish within %s", p.cfg.InitTimeout)
+		}
+		return nil, &GuestError{Kind: "init", Message: err.Error()}
+	}
+	inst.mod = mod
+	inst.handle = mod.ExportedFunction(abi.ExportHandle)
+	inst.mem = mod.Memory()
+	return inst, nil
+}
+
+// sleep is the guest's clock sleep (time.Sleep reaches it through WASI
+// poll_oneoff). wazero's interruption works at loop back-edges and calls in
+// guest code, not inside a host function, so a sleep must end by itself
+// when the request's context does, or a sleeping guest would outlive its
+// deadline. It runs on the goroutine of the guest call, so reading inst.ctx
+// needs no lock.
+func (inst *instance) sleep(ns int64) {
+	ctx := inst.ctx
+	if ctx == nil {
+		time.Sleep(time.Duration(ns))
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+}
+
+func (inst *instance) close() {
+	inst.mod.Close(context.Background())
+}
+
+// log routes one guest message to the request being served, or to the
+// plugin's log between requests.
+func (inst *instance) log(level int32, msg []byte) {
+	if ex := inst.ex; ex != nil {
+		ex.Log(level, msg)
+		return
+	}
+	inst.plugin.log.Log(HCLogLevel(level), string(msg))
+}
+
+// HCLogLevel maps an abi.Log* level to hclog's; unknown levels are Info.
+func HCLogLevel(level int32) hclog.Level {
+	switch level {
+	case abi.LogDebug:
+		return hclog.Debug
+	case abi.LogWarn:
+		return hclog.Warn
+	case abi.LogError:
+		return hclog.Error
+	}
+	return hclog.Info
+}
+
+func storeMax(v *atomic.Uint64, n uint64) {
+	for m := v.Load(); n > m && !v.CompareAndSwap(m, n); m = v.Load() {
+	}
+}
