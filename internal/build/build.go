@@ -1,0 +1,117 @@
+// Package build compiles a Go handler package into a wasmhost plugin: it is
+// what `wasmhost build` runs, so that users never type GOOS, GOARCH or
+// -buildmode themselves.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Options says what to build and how.
+type Options struct {
+	PkgDir         string // the handler package folder
+	Output         string // "" → PkgDir/<base name of PkgDir>.wasm
+	TinyGo         bool
+	Stdout, Stderr io.Writer // compiler output goes here
+}
+
+// tinygoHelp is appended to the error when TinyGo is asked for but absent.
+const tinygoHelp = "install TinyGo 0.34 or later (https://tinygo.org/getting-started/install/) " +
+	"and make sure tinygo is in PATH, or build with standard Go (omit --tinygo)"
+
+// Build compiles the package to a plugin and returns the output path.
+//
+// Standard Go runs `go build -buildmode=c-shared -trimpath -o OUT .` with
+// GOOS=wasip1 GOARCH=wasm; TinyGo runs `tinygo build -target=wasip1
+// -buildmode=c-shared -o OUT .`. Both run in PkgDir, so the package's own
+// go.mod decides its dependencies. Symbols are kept: the host needs the
+// function names for guest stack traces, and stripping saves little.
+func Build(ctx context.Context, opt Options) (string, error) {
+	if opt.PkgDir == "" {
+		return "", errors.New("build: no package folder given")
+	}
+	if err := checkPkgDir(opt.PkgDir); err != nil {
+		return "", err
+	}
+	out := opt.Output
+	if out == "" {
+		abs, err := filepath.Abs(opt.PkgDir)
+		if err != nil {
+			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+		}
+		out = filepath.Join(opt.PkgDir, filepath.Base(abs)+".wasm")
+	}
+	// The compiler runs in PkgDir, so it must get an absolute output path.
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+
+	var cmd *exec.Cmd
+	if opt.TinyGo {
+		tinygo, err := exec.LookPath("tinygo")
+		if err != nil {
+			return "", fmt.Errorf("build %s: tinygo not found in PATH: %s", opt.PkgDir, tinygoHelp)
+		}
+		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-o", absOut, ".")
+		cmd.Env = os.Environ()
+	} else {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			return "", fmt.Errorf("build %s: the go command was not found in PATH; install Go 1.24 or later (https://go.dev/dl/)", opt.PkgDir)
+		}
+		cmd = exec.CommandContext(ctx, goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", absOut, ".")
+		// Later entries win, so these override whatever the user's
+		// environment says.
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	}
+	cmd.Dir = opt.PkgDir
+	cmd.Stdout = orDiscard(opt.Stdout)
+	cmd.Stderr = orDiscard(opt.Stderr)
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
+		}
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+	return out, nil
+}
+
+// checkPkgDir catches the mistakes the compiler would report obscurely.
+func checkPkgDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("build %s: no such folder", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("build %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("build %s: not a folder (give the folder of the handler package)", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+	}
+	return fmt.Errorf("build %s: no Go source files in the folder", dir)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

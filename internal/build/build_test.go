@@ -1,0 +1,180 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmhost/wasmhost/abi"
+)
+
+func TestBuildHello(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a wasm module")
+	}
+	out := filepath.Join(t.TempDir(), "hello.wasm")
+	var stderr bytes.Buffer
+	got, err := Build(context.Background(), Options{
+		PkgDir: filepath.Join("..", "..", "plugins", "examples", "hello"),
+		Output: out,
+		Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, stderr.String())
+	}
+	if got != out {
+		t.Errorf("Build returned %q, want %q", got, out)
+	}
+	code, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(code, []byte("\x00asm")) {
+		t.Fatalf("output does not start with the wasm magic: % x", code[:min(8, len(code))])
+	}
+
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		t.Fatalf("CompileModule: %v", err)
+	}
+	exports := cm.ExportedFunctions()
+	for _, name := range []string{abi.ExportHandle, abi.ExportABIVersion, abi.ExportInitialize} {
+		if _, ok := exports[name]; !ok {
+			t.Errorf("module does not export %s", name)
+		}
+	}
+	for _, f := range cm.ImportedFunctions() {
+		if mod, name, _ := f.Import(); mod == abi.ImportModule && !contains(abi.Imports, name) {
+			t.Errorf("module imports %s.%s, which ABI %d.%d lacks", mod, name, abi.VersionMajor, abi.VersionMinor)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBuildDefaultOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a wasm module")
+	}
+	// A throwaway copy of hello, so the default output lands in a temp dir.
+	dir := filepath.Join(t.TempDir(), "greeter")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join("..", "..", "plugins", "examples", "hello", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The copy gets its own module that points at this repository; its go
+	// line must be at least the repository's, or go asks for a tidy.
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoMod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := "go 1.24"
+	for _, line := range strings.Split(string(repoMod), "\n") {
+		if strings.HasPrefix(line, "go ") {
+			goLine = strings.TrimSpace(line)
+		}
+	}
+	gomod := "module example.com/greeter\n\n" + goLine + "\n\nrequire github.com/wasmhost/wasmhost v0.0.0\n\nreplace github.com/wasmhost/wasmhost => " + repo + "\n"
+	writeFile(t, filepath.Join(dir, "go.mod"), gomod)
+	writeFile(t, filepath.Join(dir, "main.go"), string(src))
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "go.sum"), string(sum))
+
+	var stderr bytes.Buffer
+	got, err := Build(context.Background(), Options{PkgDir: dir, Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, stderr.String())
+	}
+	if want := filepath.Join(dir, "greeter.wasm"); got != want {
+		t.Errorf("Build returned %q, want %q", got, want)
+	}
+	if _, err := os.Stat(got); err != nil {
+		t.Error(err)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file.go")
+	writeFile(t, file, "package main\n")
+	empty := filepath.Join(tmp, "empty")
+	onlyTests := filepath.Join(tmp, "onlytests")
+	broken := filepath.Join(tmp, "broken")
+	for _, d := range []string{empty, onlyTests, broken} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(onlyTests, "x_test.go"), "package main\n")
+	writeFile(t, filepath.Join(broken, "go.mod"), "module broken\n\ngo 1.24\n")
+	writeFile(t, filepath.Join(broken, "main.go"), "package main\n\nfunc main() { undefinedThing() }\n")
+
+	cases := []struct {
+		name, dir, want string
+		stderr          string
+	}{
+		{"missing", filepath.Join(tmp, "nope"), "build " + filepath.Join(tmp, "nope") + ": no such folder", ""},
+		{"file", file, "build " + file + ": not a folder", ""},
+		{"empty", empty, "build " + empty + ": no Go source files", ""},
+		{"only tests", onlyTests, "build " + onlyTests + ": no Go source files", ""},
+		{"compile error", broken, "build " + broken + ": exit status 1", "undefinedThing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := Build(context.Background(), Options{PkgDir: c.dir, Output: filepath.Join(tmp, "out.wasm"), Stderr: &stderr})
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("error %v, want one starting with %q", err, c.want)
+			}
+			if !strings.Contains(stderr.String(), c.stderr) {
+				t.Errorf("compiler output %q does not mention %q", stderr.String(), c.stderr)
+			}
+		})
+	}
+}
+
+func TestBuildMissingTools(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	dir := filepath.Join("..", "..", "plugins", "examples", "hello")
+
+	_, err := Build(context.Background(), Options{PkgDir: dir, TinyGo: true})
+	if err == nil || !strings.Contains(err.Error(), "tinygo not found") || !strings.Contains(err.Error(), "tinygo.org") {
+		t.Errorf("TinyGo missing: error %v, want one saying so and how to install it", err)
+	}
+	_, err = Build(context.Background(), Options{PkgDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "go command was not found") {
+		t.Errorf("go missing: error %v", err)
+	}
+}

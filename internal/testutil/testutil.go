@@ -1,0 +1,91 @@
+// Package testutil builds the plugins and binaries that tests run for real.
+//
+// Plugins are built where site.hcl files expect them (next to their source,
+// e.g. plugins/examples/hello/hello.wasm; *.wasm is ignored by git), once per
+// test process, under a file lock so that test packages running in parallel
+// do not write the same file at once. The go command's build cache makes a
+// rebuild of an unchanged plugin cheap.
+package testutil
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmhost/wasmhost/internal/build"
+)
+
+// Root is the repository's top folder.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	mu    sync.Mutex
+	built = map[string]string{}
+)
+
+// Plugin builds the handler package in dir (relative to Root) and returns
+// the path of its .wasm.
+func Plugin(t testing.TB, dir string) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built[dir]; ok {
+		return p
+	}
+	unlock := lockFile(t, filepath.Join(Root(), dir, ".build.lock"))
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := build.Build(ctx, build.Options{PkgDir: filepath.Join(Root(), dir), Stdout: os.Stderr, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatalf("build plugin %s: %v", dir, err)
+	}
+	built[dir] = out
+	return out
+}
+
+// Binary builds cmd/wasmhost into a temporary folder and returns its path.
+// ldflags are passed to go build (e.g. to set the version).
+func Binary(t testing.TB, ldflags string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "wasmhost")
+	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", out, "./cmd/wasmhost")
+	cmd.Dir = Root()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build wasmhost: %v\n%s", err, b)
+	}
+	return out
+}
+
+func lockFile(t testing.TB, path string) func() {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+}
+
+// CacheDir is a compilation cache shared by test processes, so each test
+// package does not pay wazero's full compile cost for the same plugins.
+func CacheDir(t testing.TB) string {
+	dir := filepath.Join(os.TempDir(), "wasmhost-test-cache")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

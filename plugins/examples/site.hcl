@@ -1,0 +1,71 @@
+# A site serving the four example plugins. Build them first, from the
+# repository's root:
+#
+#   for p in hello environ echo stream; do wasmhost build plugins/examples/$p; done
+#   wasmhost run plugins/examples/site.hcl
+#
+# then try
+#
+#   curl http://127.0.0.1:8888/
+#   curl http://127.0.0.1:8888/env/a/b?x=1
+#   curl --data-binary @site.hcl http://127.0.0.1:8888/echo
+#   curl -N 'http://127.0.0.1:8888/stream?n=10'
+#
+# Paths in this file are relative to the folder that holds it.
+
+server {
+  # Where to accept connections. `wasmhost run --listen ADDR` replaces this.
+  listen = ["127.0.0.1:8888"]
+
+  # One process: no master, no workers. 0 starts one worker per CPU.
+  processes = 1
+
+  # Larger request bodies get a 413; echo shows how a plugin sees that.
+  max_body_size = "10MB"
+
+  # Debug mode: 500 pages show the guest's panic and stack trace, and
+  # plugins are compiled afresh at every start. Never in production.
+  debug = false
+}
+
+# Status and metrics, on the loopback interface only.
+admin {
+  listen = "127.0.0.1:9901"
+}
+
+# Each plugin block mounts one .wasm. A request goes to the plugin with the
+# longest mount that is a prefix of its path on a segment boundary: /env
+# and /env/x go to environ, /environment goes to hello.
+
+plugin "hello" {
+  path      = "hello/hello.wasm"
+  mount     = "/"
+  instances = 16 # warm instances per worker; more requests than this wait
+  timeout   = "10s"
+}
+
+plugin "environ" {
+  path      = "environ/environ.wasm"
+  mount     = "/env"
+  instances = 4
+  # Extra environ entries, shown by the plugin along with the rest.
+  env = { GREETING = "hi" }
+}
+
+plugin "echo" {
+  path      = "echo/echo.wasm"
+  mount     = "/echo"
+  instances = 8
+  timeout   = "60s" # slow clients uploading 10MB need time
+  # Echo copies through a fixed buffer, so a small memory cap is plenty.
+  memory_limit = "32MB"
+}
+
+plugin "stream" {
+  path      = "stream/stream.wasm"
+  mount     = "/stream"
+  instances = 8
+  # Covers the defaults (5 lines, 50 ms apart) with room to spare;
+  # ?n=1000 at 50 ms needs 50s and is cut off here.
+  timeout = "30s"
+}

@@ -1,0 +1,93 @@
+// Package sdk turns a plain net/http handler into a wasmhost plugin.
+//
+// A plugin is a Go package main that registers one handler in init and has
+// an empty main:
+//
+//	package main
+//
+//	import (
+//		"net/http"
+//
+//		"github.com/wasmhost/wasmhost/sdk"
+//	)
+//
+//	func init() {
+//		sdk.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			w.Write([]byte("Hello, world\n"))
+//		}))
+//	}
+//
+//	func main() {}
+//
+// Build it with
+//
+//	wasmhost build ./hello            # writes hello/hello.wasm
+//	wasmhost build --tinygo ./hello   # the same with TinyGo 0.34+
+//
+// which runs `go build -buildmode=c-shared` with GOOS=wasip1 GOARCH=wasm
+// (or `tinygo build -target=wasip1 -buildmode=c-shared`), then mount the
+// .wasm in site.hcl.
+//
+// # The request
+//
+// Each request arrives as a CGI/WSGI-style environ, from which the SDK builds
+// an ordinary *http.Request:
+//
+//   - r.URL.Path is PATH_INFO: the path below the plugin's mount, as after
+//     http.StripPrefix (a plugin mounted at "/api" sees "/users" for
+//     "/api/users", and "" for "/api" itself). r.URL.RawQuery is
+//     QUERY_STRING; r.RequestURI is the original request-target, mount
+//     included.
+//   - r.Host is the Host header; r.RemoteAddr is "REMOTE_ADDR:REMOTE_PORT";
+//     r.TLS is non-nil when the client connected over HTTPS (after the
+//     server's xheaders handling), but only HandshakeComplete is set: the
+//     host does not pass the TLS details on.
+//   - r.Body streams: each Read asks the host for more, straight into the
+//     caller's slice. A body larger than the server's max_body_size fails
+//     with ErrBodyTooLarge, which errors.As also matches as
+//     *http.MaxBytesError, as if http.MaxBytesReader had been used.
+//   - Environ(r) returns the raw environ, wasmhost.* keys included.
+//
+// # The response
+//
+// The http.ResponseWriter behaves like net/http's: the first Write implies
+// WriteHeader(200), a missing Content-Type is sniffed from the first bytes
+// written, later WriteHeader calls are ignored, and 1xx codes are ignored
+// (the ABI cannot send informational responses).
+//
+// Output is buffered in the plugin and handed to the host in large pieces.
+// A response that is never flushed is sent when the handler returns, with a
+// Content-Length the host computes. Calling Flush (w.(http.Flusher) or
+// http.NewResponseController(w).Flush) sends everything written so far at
+// once; the rest of that response is then streamed (chunked in HTTP/1.1).
+// Both bodies can be streamed at the same time, so a handler can echo a
+// large upload in constant memory.
+//
+// Once the client has gone away, Write and Flush return ErrClientGone:
+// stop producing output when they do.
+//
+// # Concurrency
+//
+// A plugin instance serves one request at a time; the host runs several
+// instances for concurrency. So package-level state is per instance, not
+// shared between requests served in parallel, and it may be reused: keeping
+// buffers in package variables is a good way to avoid garbage.
+//
+// Goroutines a handler starts do not run once it has returned: the
+// instance only executes while the host is calling into it. They resume
+// while a later request on the same instance blocks (in time.Sleep, say),
+// and their output is then logged as that request's, which is never what
+// you want. Finish all work before returning.
+//
+// # Testing natively
+//
+// The package also compiles for the machine you develop on. There Handle
+// just stores the handler and Handler returns it, so a plugin's handler can
+// be tested with net/http/httptest:
+//
+//	rec := httptest.NewRecorder()
+//	sdk.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+//
+// Environ then synthesises the environ from the *http.Request, with
+// wasmhost.* values set to "native".
+package sdk
