@@ -1,0 +1,118 @@
+package host
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+// WorkerStatus is one worker in /status.
+type WorkerStatus struct {
+	ID       int       `json:"id"`
+	PID      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+	Requests uint64    `json:"requests"`
+	InFlight int64     `json:"in_flight"`
+	Restarts int       `json:"restarts"`
+}
+
+// PluginStatus is one plugin in /status.
+type PluginStatus struct {
+	Name      string    `json:"name"`
+	Path      string    `json:"path"`
+	Version   string    `json:"version"`
+	LoadedAt  time.Time `json:"loaded_at"`
+	Swaps     uint64    `json:"swaps"`
+	LastError string    `json:"last_error"`
+	// Beyond the contract's fields: the pool, for operators.
+	Instances InstanceStatus `json:"instances"`
+}
+
+// InstanceStatus describes a plugin's pool.
+type InstanceStatus struct {
+	Max       int   `json:"max"`
+	Idle      int64 `json:"idle"`
+	Busy      int64 `json:"busy"`
+	Created   int64 `json:"created"`
+	Discarded int64 `json:"discarded"`
+	Traps     int64 `json:"traps"`
+	Timeouts  int64 `json:"timeouts"`
+}
+
+// Status is the /status document.
+type Status struct {
+	Workers []WorkerStatus `json:"workers"`
+	Plugins []PluginStatus `json:"plugins"`
+}
+
+type pluginStatus struct {
+	name, path, version string
+	loadedAt            time.Time
+	swaps, swapFailures uint64
+	lastError           string
+	instancesCap        int
+	stats               loader.Stats
+}
+
+func (s *Server) pluginStatuses() []pluginStatus {
+	out := make([]pluginStatus, 0, len(s.plugins))
+	for _, mp := range s.plugins {
+		lv := mp.current.Load()
+		st := pluginStatus{
+			name:         mp.cfg.Name,
+			path:         mp.cfg.Path,
+			version:      lv.plugin.Version,
+			loadedAt:     lv.plugin.LoadedAt,
+			swaps:        mp.swaps.Load(),
+			swapFailures: mp.swapFailures.Load(),
+			instancesCap: lv.plugin.Instances(),
+			stats:        lv.plugin.Stats(),
+		}
+		if e := mp.lastError.Load(); e != nil {
+			st.lastError = *e
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Status reports this server as one worker, with its plugins.
+func (s *Server) Status() Status {
+	st := Status{Workers: []WorkerStatus{{
+		ID:       s.workerID,
+		PID:      os.Getpid(),
+		Started:  s.started,
+		Requests: s.metrics.requests.Load(),
+		InFlight: s.metrics.inFlight.Load(),
+	}}}
+	for _, p := range s.pluginStatuses() {
+		st.Plugins = append(st.Plugins, PluginStatus{
+			Name: p.name, Path: p.path, Version: p.version, LoadedAt: p.loadedAt,
+			Swaps: p.swaps, LastError: p.lastError,
+			Instances: InstanceStatus{
+				Max: p.instancesCap, Idle: p.stats.Idle, Busy: p.stats.Busy, Created: p.stats.Created,
+				Discarded: p.stats.Discarded, Traps: p.stats.Traps, Timeouts: p.stats.Timeouts,
+			},
+		})
+	}
+	return st
+}
+
+// AdminHandler serves GET /status (JSON) and GET /metrics (Prometheus text).
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(s.Status())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.writeMetrics(w)
+	})
+	return mux
+}

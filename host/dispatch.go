@@ -1,0 +1,189 @@
+package host
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+// ServeHTTP routes a request to its plugin and runs the plugin's guest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s.metrics.inFlight.Add(1)
+	defer s.metrics.inFlight.Add(-1)
+	if p := r.URL.Path; p != "" && p[0] == '/' && hasDotSegments(p) {
+		// Clean before routing, as net/http's ServeMux does, so "/env/../x"
+		// can never reach the plugin at "/env" as a path outside its mount.
+		s.redirectClean(w, r)
+		return
+	}
+	rt, scriptName, pathInfo := s.routes.Load().match(r.URL.Path)
+	if rt == nil {
+		s.plainError(w, r, http.StatusNotFound, "404 page not found", start, "")
+		return
+	}
+	mp := rt.plugin
+	if max := s.site.Server.MaxBodySize; max > 0 && r.ContentLength > max {
+		s.plainError(w, r, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
+		return
+	}
+	lv := mp.current.Load()
+
+	ex := s.exchanges.Get().(*exchange)
+	defer func() {
+		ex.release()
+		s.exchanges.Put(ex)
+	}()
+	ex.reset(w, r, mp.log)
+	ex.requestID = s.nextRequestID()
+	ex.env = appendEnviron(ex.env, r, scriptName, pathInfo, ex.requestID, lv.fixed)
+	var flags uint32
+	if r.Body != nil && r.Body != http.NoBody {
+		flags |= abi.FlagHasBody
+		ex.body = r.Body
+		if max := s.site.Server.MaxBodySize; max > 0 {
+			ex.body = http.MaxBytesReader(w, r.Body, max)
+		}
+		if r.ProtoMajor == 1 {
+			// Let the guest stream: read the request body while the response
+			// is already going out (echo, upload progress). HTTP/2 always can.
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
+	}
+
+	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
+	err := lv.plugin.Serve(ctx, ex, flags)
+	cancel()
+	s.finish(w, r, ex, mp, err, start)
+}
+
+// finish completes the response according to how the guest call ended.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, err error, start time.Time) {
+	name := mp.cfg.Name
+	switch {
+	case err == nil && !ex.started:
+		err = &loader.GuestError{Kind: "protocol", Message: "the handler returned without calling start_response"}
+	case err == nil && ex.tooLarge && !ex.committed:
+		// The guest gave up on the body and answered anyway; the client
+		// still deserves to learn why.
+		s.plainError(w, r, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
+		return
+	case err == nil && ex.tooLarge:
+		// The response was already streaming when the body passed the
+		// limit: whatever the guest made of a cut-off body must not look
+		// like a complete answer.
+		err = &loader.GuestError{Kind: "body", Message: "the request body passed max_body_size while the response was streaming"}
+	case err == nil:
+		ex.finishOK()
+		s.logAccess(r, ex.status, ex.bytesSent(), start, name)
+		return
+	}
+
+	status := statusFor(err, ex)
+	s.logFailure(mp, ex, err)
+	if ex.committed {
+		// The status line is out: the only honest signal left is a broken
+		// response (no terminating chunk, or an HTTP/2 stream reset), never a
+		// truncated body that looks complete.
+		s.logAccess(r, ex.status, ex.bytesSent(), start, name)
+		panic(http.ErrAbortHandler)
+	}
+	if errors.Is(err, loader.ErrCanceled) {
+		s.logAccess(r, 499, 0, start, name) // nginx's "client closed request"
+		return
+	}
+	body := http.StatusText(status)
+	if s.site.Server.ServeTraceback {
+		body = traceback(err, ex.guestLog)
+	}
+	s.plainError(w, r, status, strconv.Itoa(status)+" "+body, start, name)
+}
+
+func statusFor(err error, ex *exchange) int {
+	var ge *loader.GuestError
+	switch {
+	case ex.tooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, loader.ErrTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, loader.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &ge):
+		return http.StatusInternalServerError
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) logFailure(mp *mountedPlugin, ex *exchange, err error) {
+	switch {
+	case errors.Is(err, loader.ErrCanceled):
+		mp.log.Info("request cancelled: the client went away", "request_id", ex.requestID)
+	case errors.Is(err, loader.ErrTimeout):
+		mp.log.Warn("request timed out; the guest was stopped", "request_id", ex.requestID, "timeout", mp.cfg.Timeout)
+	default:
+		mp.log.Error("request failed", "request_id", ex.requestID, "error", err.Error(), "path", mp.cfg.Path)
+	}
+}
+
+// traceback is the body of an error page under serve_traceback: what the
+// runtime said (with the wasm stack trace) and what the guest logged.
+func traceback(err error, guestLog []byte) string {
+	var b strings.Builder
+	b.WriteString(http.StatusText(statusFor(err, &exchange{})))
+	b.WriteString("\n\n")
+	b.WriteString(err.Error())
+	if len(guestLog) > 0 {
+		b.WriteString("\n\nguest output:\n")
+		b.Write(guestLog)
+	}
+	return b.String()
+}
+
+func (s *Server) plainError(w http.ResponseWriter, r *http.Request, status int, msg string, start time.Time, plugin string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	n, _ := w.Write([]byte(msg + "\n"))
+	s.logAccess(r, status, int64(n), start, plugin)
+}
+
+// logAccess records a finished request in the metrics and the access log.
+func (s *Server) logAccess(r *http.Request, status int, bytes int64, start time.Time, plugin string) {
+	d := time.Since(start)
+	s.metrics.observe(plugin, status, d)
+	if !s.access.IsInfo() {
+		return
+	}
+	s.access.Info(r.Method+" "+r.RequestURI,
+		"client", r.RemoteAddr, "status", status, "bytes", bytes,
+		"duration", d, "plugin", plugin, "worker", s.workerID)
+}
+
+func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request) {
+	u := url.URL{Path: cleanPath(r.URL.Path), RawQuery: r.URL.RawQuery}
+	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+	s.logAccess(r, http.StatusMovedPermanently, 0, time.Now(), "")
+}
+
+// hasDotSegments reports whether p has "." or ".." segments or "//".
+func hasDotSegments(p string) bool {
+	return strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+}
+
+// cleanPath is path.Clean that keeps a trailing slash.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}

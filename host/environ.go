@@ -1,0 +1,140 @@
+package host
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/wasmhost/wasmhost/abi"
+)
+
+// appendEnviron encodes a request's environ (see CONTRACT.md and abi) onto
+// buf. The plugin's fixed entries (name, version, worker, env) come
+// pre-encoded in fixed, so the per-request work is only the request's own.
+func appendEnviron(buf []byte, r *http.Request, scriptName, pathInfo, requestID string, fixed []byte) []byte {
+	buf = abi.AppendPair(buf, abi.KeyRequestMethod, r.Method)
+	buf = abi.AppendPair(buf, abi.KeyScriptName, scriptName)
+	buf = abi.AppendPair(buf, abi.KeyPathInfo, pathInfo)
+	buf = abi.AppendPair(buf, abi.KeyQueryString, r.URL.RawQuery)
+	buf = abi.AppendPair(buf, abi.KeyRequestURI, r.RequestURI)
+	buf = abi.AppendPair(buf, abi.KeyContentType, r.Header.Get("Content-Type"))
+	buf = abi.AppendPair(buf, abi.KeyContentLength, contentLength(r))
+
+	serverName, serverPort := serverAddr(r)
+	buf = abi.AppendPair(buf, abi.KeyServerName, serverName)
+	buf = abi.AppendPair(buf, abi.KeyServerPort, serverPort)
+	buf = abi.AppendPair(buf, abi.KeyServerProtocol, r.Proto)
+	remoteAddr, remotePort := splitHostPort(r.RemoteAddr)
+	buf = abi.AppendPair(buf, abi.KeyRemoteAddr, remoteAddr)
+	buf = abi.AppendPair(buf, abi.KeyRemotePort, remotePort)
+
+	if r.Host != "" {
+		buf = abi.AppendPair(buf, "HTTP_HOST", r.Host)
+	}
+	for name, values := range r.Header {
+		if name == "Content-Type" || name == "Content-Length" || name == "Host" {
+			continue
+		}
+		// "X_Forwarded_For" would become the same key as "X-Forwarded-For":
+		// a client could then pass for the proxy. Drop such names, as nginx
+		// and gunicorn do.
+		if strings.IndexByte(name, '_') >= 0 {
+			continue
+		}
+		buf = appendHeaderPair(buf, name, values)
+	}
+
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	buf = abi.AppendPair(buf, abi.KeyURLScheme, scheme)
+	buf = abi.AppendPair(buf, abi.KeyRequestID, requestID)
+	return append(buf, fixed...)
+}
+
+// appendHeaderPair encodes HTTP_<NAME> = the values joined with ", ",
+// without building the key or the joined value as strings first.
+func appendHeaderPair(buf []byte, name string, values []string) []byte {
+	buf = appendLen(buf, len(abi.HeaderPrefix)+len(name))
+	buf = append(buf, abi.HeaderPrefix...)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	n := 0
+	for i, v := range values {
+		if i > 0 {
+			n += 2
+		}
+		n += len(v)
+	}
+	buf = appendLen(buf, n)
+	for i, v := range values {
+		if i > 0 {
+			buf = append(buf, ", "...)
+		}
+		buf = append(buf, v...)
+	}
+	return buf
+}
+
+func appendLen(b []byte, n int) []byte {
+	return append(b, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+}
+
+// contentLength is CONTENT_LENGTH: the length when the client declared one,
+// "" when the body is chunked or there is none.
+func contentLength(r *http.Request) string {
+	if r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0) {
+		return strconv.FormatInt(r.ContentLength, 10)
+	}
+	return ""
+}
+
+// serverAddr is SERVER_NAME (the Host header's name, else the local address)
+// and SERVER_PORT (the local port the request arrived on).
+func serverAddr(r *http.Request) (name, port string) {
+	var localHost string
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		localHost, port = splitHostPort(a.String())
+	}
+	name = r.Host
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if name == "" {
+		name = localHost
+	}
+	return name, port
+}
+
+func splitHostPort(addr string) (host, port string) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, ""
+	}
+	return h, p
+}
+
+// fixedEnviron pre-encodes the entries that are the same for every request
+// to one loaded plugin version.
+func fixedEnviron(plugin, pluginVersion string, workerID int, version string, env map[string]string) []byte {
+	var buf []byte
+	buf = abi.AppendPair(buf, abi.KeyPlugin, plugin)
+	buf = abi.AppendPair(buf, abi.KeyPluginVersion, pluginVersion)
+	buf = abi.AppendPair(buf, abi.KeyWorkerID, strconv.Itoa(workerID))
+	buf = abi.AppendPair(buf, abi.KeyVersion, version)
+	for _, k := range sortedKeys(env) {
+		buf = abi.AppendPair(buf, k, env[k])
+	}
+	return buf
+}

@@ -1,0 +1,223 @@
+package host
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+// responseBufferSize is how much response body the host holds before it
+// sends the headers. A response that ends within it and was never flushed
+// gets a Content-Length; a longer one streams with chunked encoding. This is
+// the "buffer, then stream" rule of net/http, with a buffer large enough that
+// typical pages keep their Content-Length.
+const responseBufferSize = 64 << 10
+
+// guestLogCapture bounds the guest output kept per request for error pages.
+const guestLogCapture = 16 << 10
+
+// exchange is one HTTP request as a guest sees it (loader.Exchange). It is
+// reused across requests through a sync.Pool; reset prepares it for one.
+type exchange struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	body io.Reader
+	log  hclog.Logger // the plugin's logger
+
+	requestID string
+	env       []byte
+
+	status    int
+	header    []byte // the guest's encoded headers, kept until they are sent
+	started   bool   // start_response was called
+	committed bool   // status and headers went to the client
+	flushed   bool
+	declared  int64 // Content-Length the guest set, or -1
+	written   int64 // body bytes accepted from the guest
+	buf       []byte
+	gone      bool // writing to the client failed
+	tooLarge  bool // the request body exceeded max_body_size
+
+	guestLog []byte // what the guest logged during this request, bounded
+}
+
+func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, log hclog.Logger) {
+	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
+	ex.env = ex.env[:0]
+	ex.header = ex.header[:0]
+	ex.buf = ex.buf[:0]
+	ex.guestLog = ex.guestLog[:0]
+	ex.status, ex.declared, ex.written = 0, -1, 0
+	ex.started, ex.committed, ex.flushed, ex.gone, ex.tooLarge = false, false, false, false, false
+}
+
+// release drops references to the request so the pool does not keep it
+// alive, and oversized buffers so one huge request does not pin memory.
+func (ex *exchange) release() {
+	ex.w, ex.r, ex.body, ex.log = nil, nil, nil, nil
+	if cap(ex.env) > 64<<10 {
+		ex.env = nil
+	}
+	if cap(ex.header) > 64<<10 {
+		ex.header = nil
+	}
+	if cap(ex.buf) > responseBufferSize {
+		ex.buf = nil
+	}
+}
+
+func (ex *exchange) Environ() []byte { return ex.env }
+
+func (ex *exchange) ReadBody(p []byte) int32 {
+	if ex.body == nil || len(p) == 0 {
+		return 0
+	}
+	for tries := 0; ; tries++ {
+		n, err := ex.body.Read(p)
+		if n > 0 {
+			return int32(n)
+		}
+		var tooBig *http.MaxBytesError
+		switch {
+		case err == io.EOF:
+			return 0
+		case errors.As(err, &tooBig):
+			ex.tooLarge = true
+			return abi.ErrBodyTooLarge
+		case err != nil && ex.r.Context().Err() != nil:
+			return abi.ErrClosed
+		case err != nil:
+			return abi.ErrIO
+		case tries > 100: // a reader that keeps returning 0, nil
+			return abi.ErrIO
+		}
+	}
+}
+
+func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
+	if ex.started {
+		return abi.ErrState
+	}
+	if status < 200 || status > 999 {
+		return abi.ErrInvalid
+	}
+	declared, ok := checkHeaders(headers)
+	if !ok {
+		return abi.ErrInvalid
+	}
+	ex.status = int(status)
+	ex.header = append(ex.header[:0], headers...)
+	ex.declared = declared
+	ex.started = true
+	return 0
+}
+
+func (ex *exchange) WriteBody(p []byte) int32 {
+	switch {
+	case !ex.started:
+		return abi.ErrState
+	case ex.gone:
+		return abi.ErrClosed
+	case !bodyAllowed(ex.status):
+		return 0 // net/http would refuse it; drop it as it does for HEAD
+	case ex.declared >= 0 && ex.written+int64(len(p)) > ex.declared:
+		return abi.ErrLength
+	}
+	ex.written += int64(len(p))
+	if !ex.committed && len(ex.buf)+len(p) <= responseBufferSize {
+		ex.buf = append(ex.buf, p...)
+		return 0
+	}
+	if !ex.commit() || !ex.send(p) {
+		return abi.ErrClosed
+	}
+	return 0
+}
+
+func (ex *exchange) Flush() int32 {
+	if !ex.started {
+		return abi.ErrState
+	}
+	if ex.gone || !ex.commit() {
+		return abi.ErrClosed
+	}
+	ex.flushed = true
+	var err error
+	if f, ok := ex.w.(interface{ FlushError() error }); ok {
+		err = f.FlushError()
+	} else if f, ok := ex.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if err != nil {
+		ex.gone = true
+		return abi.ErrClosed
+	}
+	return 0
+}
+
+func (ex *exchange) Log(level int32, msg []byte) {
+	line := string(msg)
+	ex.log.Log(loader.HCLogLevel(level), line, "request_id", ex.requestID)
+	if room := guestLogCapture - len(ex.guestLog); room > 0 {
+		if len(msg) >= room {
+			msg = msg[:room-1]
+		}
+		ex.guestLog = append(append(ex.guestLog, msg...), '\n')
+	}
+}
+
+// commit sends the status and headers (and what is buffered) once.
+func (ex *exchange) commit() bool {
+	if ex.committed {
+		return !ex.gone
+	}
+	ex.committed = true
+	h := ex.w.Header()
+	copyHeaders(h, ex.header)
+	ex.w.WriteHeader(ex.status)
+	if len(ex.buf) > 0 {
+		ok := ex.send(ex.buf)
+		ex.buf = ex.buf[:0]
+		return ok
+	}
+	return true
+}
+
+func (ex *exchange) send(p []byte) bool {
+	if _, err := ex.w.Write(p); err != nil {
+		ex.gone = true
+		return false
+	}
+	return true
+}
+
+// finishOK completes a response after the guest returned successfully. A
+// response that was never sent gets its Content-Length here, so keep-alive
+// clients need no chunked framing for it.
+func (ex *exchange) finishOK() {
+	if ex.committed {
+		return
+	}
+	if ex.declared < 0 && bodyAllowed(ex.status) {
+		ex.w.Header().Set("Content-Length", strconv.Itoa(len(ex.buf)))
+	}
+	ex.commit()
+}
+
+// bytesSent is the body size for the access log.
+func (ex *exchange) bytesSent() int64 {
+	if !ex.committed {
+		return 0
+	}
+	return ex.written
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}

@@ -1,0 +1,84 @@
+package host
+
+import (
+	"net/http"
+	"net/textproto"
+	"strconv"
+
+	"github.com/wasmhost/wasmhost/abi"
+)
+
+// checkHeaders validates a guest's encoded response headers: names must be
+// HTTP tokens and values must not contain CR, LF, NUL or other control
+// characters (header injection). It also returns the declared
+// Content-Length, or -1; a malformed or repeated one is invalid.
+func checkHeaders(enc []byte) (declared int64, ok bool) {
+	declared = -1
+	for len(enc) > 0 {
+		k, v, rest, good := abi.NextPair(enc)
+		if !good || !validName(k) || !validValue(v) {
+			return 0, false
+		}
+		if len(k) == len("Content-Length") && textproto.CanonicalMIMEHeaderKey(string(k)) == "Content-Length" {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || n < 0 || declared >= 0 {
+				return 0, false
+			}
+			declared = n
+		}
+		enc = rest
+	}
+	return declared, true
+}
+
+// copyHeaders adds the encoded headers to h, except hop-by-hop framing
+// headers: the connection's framing is the server's business (PEP 3333 says
+// the same), and a guest-set Transfer-Encoding would corrupt it.
+func copyHeaders(h http.Header, enc []byte) {
+	for len(enc) > 0 {
+		k, v, rest, _ := abi.NextPair(enc)
+		enc = rest
+		name := textproto.CanonicalMIMEHeaderKey(string(k))
+		switch name {
+		case "Transfer-Encoding", "Keep-Alive", "Upgrade", "Te", "Trailer", "Proxy-Connection":
+			continue
+		}
+		h[name] = append(h[name], string(v))
+	}
+}
+
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !isTokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+func validValue(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar is RFC 9110's tchar.
+var isTokenChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
