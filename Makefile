@@ -1,0 +1,40 @@
+# wasmhost: `make run` serves the example site, `make test` runs every test.
+GO       ?= go
+BIN      := bin/wasmhost
+EXAMPLES := hello environ echo stream
+SITE     ?= plugins/examples/site.hcl
+
+.PHONY: all build plugins run check test vet fmt-check bench clean
+
+all: build plugins
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wasmhost
+
+# Example plugins are built, never committed.
+plugins: build
+	@for p in $(EXAMPLES); do $(BIN) build plugins/examples/$$p >/dev/null || exit 1; done
+
+run: plugins
+	$(BIN) run $(SITE)
+
+check: plugins
+	$(BIN) check $(SITE)
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists unformatted files:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
+
+# Tests build the plugins they need themselves (internal/testutil).
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: plugins
+	bench/hello.sh
+
+clean:
+	rm -rf bin
+	find plugins -name '*.wasm' -delete

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/wasmhost/wasmhost/host"
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: wasmhost check SITE.hcl") }
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	site, ok := loadSite(fs.Arg(0), stderr)
+	if !ok {
+		return exitUsage
+	}
+	cacheDir := ""
+	if site.Server.CompilationCache {
+		cacheDir, _ = loader.DefaultCacheDir()
+	}
+	l, err := loader.New(loader.Options{CacheDir: cacheDir})
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmhost: %v\n", err)
+		return exitFailure
+	}
+	ctx := context.Background()
+	defer l.Close(ctx)
+	failed := 0
+	for _, pc := range site.Plugins {
+		p, err := l.Load(ctx, host.LoaderConfig(pc))
+		if err != nil {
+			fmt.Fprintln(stderr, pluginDiagnostic(site, err))
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "plugin %q: %s, version %s, ABI %d.%d, mounted at %s\n",
+			p.Name, relPath(site, p.Path), p.Version, p.ABIMajor, p.ABIMinor, pc.Mount)
+		p.Close()
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "%s: %d of %d plugins failed to load\n", fs.Arg(0), failed, len(site.Plugins))
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", fs.Arg(0))
+	return exitOK
+}
+
+// loadSite parses a site.hcl and prints its diagnostics (warnings too).
+func loadSite(path string, stderr io.Writer) (*config.Site, bool) {
+	site, diags := config.Load(path)
+	if len(diags) > 0 {
+		fmt.Fprint(stderr, config.FormatDiagnostics(diags))
+	}
+	if diags.HasErrors() {
+		return nil, false
+	}
+	return site, true
+}
+
+// pluginDiagnostics renders load errors (possibly joined) one per line, each
+// at the range of the plugin's path in site.hcl, like config diagnostics.
+func pluginDiagnostics(site *config.Site, err error) string {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var b strings.Builder
+	for _, e := range errs {
+		b.WriteString(pluginDiagnostic(site, e))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func pluginDiagnostic(site *config.Site, err error) string {
+	var le *loader.LoadError
+	if !errors.As(err, &le) {
+		return err.Error()
+	}
+	for _, pc := range site.Plugins {
+		if pc.Name == le.Plugin {
+			d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: le.Error(), Subject: &pc.PathRange}
+			return strings.TrimRight(config.FormatDiagnostics(hcl.Diagnostics{d}), "\n")
+		}
+	}
+	return le.Error()
+}
+
+// relPath shows a plugin path relative to the site's folder when it is inside.
+func relPath(site *config.Site, p string) string {
+	if rest, ok := strings.CutPrefix(p, site.Dir+"/"); ok {
+		return rest
+	}
+	return p
+}

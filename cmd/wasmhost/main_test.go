@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmhost/wasmhost/internal/testutil"
+)
+
+var examples = []string{"hello", "environ", "echo", "stream"}
+
+func buildExamples(t *testing.T) {
+	for _, name := range examples {
+		testutil.Plugin(t, "plugins/examples/"+name)
+	}
+}
+
+// runCLI runs the command in-process and returns its exit code and output.
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// lockedBuffer is a bytes.Buffer written by one goroutine and read by another.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`wasmhost: listening: addr=(\S+)`)
+
+// startBinary runs `wasmhost run` as a real process and waits until it
+// logs its listening address.
+func startBinary(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, addr string, logs *lockedBuffer) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Dir = testutil.Root()
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	logs = &lockedBuffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		pw.Close()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case addr = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("wasmhost did not start listening within 60s; log:\n%s", logs.String())
+	}
+	return cmd, addr, logs
+}
+
+func TestRunExampleSite(t *testing.T) {
+	buildExamples(t)
+	bin := testutil.Binary(t, "")
+	// The example site with absolute plugin paths and the admin listener
+	// on a free port, so the test does not depend on port 9901 being free.
+	text, err := os.ReadFile(filepath.Join(testutil.Root(), "plugins/examples/site.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(testutil.Root(), "plugins/examples")
+	site := regexp.MustCompile(`(?m)^(\s*path\s*=\s*")([^"]+)"`).ReplaceAllString(string(text), "${1}"+dir+"/${2}\"")
+	site = strings.Replace(site, `"127.0.0.1:9901"`, `"127.0.0.1:0"`, 1)
+	cmd, addr, logs := startBinary(t, bin, "run", writeSite(t, site), "--listen", "127.0.0.1:0")
+	base := "http://" + addr
+
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "Hello, world\n" {
+		t.Errorf("GET / = %q, want Hello, world", b)
+	}
+
+	req, _ := http.NewRequest("GET", base+"/env/a/b?x=1", nil)
+	req.Header.Set("User-Agent", "curl/8.0")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{"SCRIPT_NAME: /env", "PATH_INFO: /a/b", "QUERY_STRING: x=1",
+		"HTTP_USER_AGENT: curl/8.0", "REMOTE_ADDR: 127.0.0.1", "wasmhost.plugin: environ"} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("GET /env/a/b?x=1 lacks %q:\n%s", line, b)
+		}
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after SIGTERM: %v, want exit 0; log:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("wasmhost did not exit within 30s of SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "GET /env/a/b?x=1: client=127.0.0.1:") {
+		t.Errorf("access log line missing; log:\n%s", logs.String())
+	}
+}
+
+func writeSite(t *testing.T, text string) string {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.hcl")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheck(t *testing.T) {
+	buildExamples(t)
+	code, out, errOut := runCLI("check", filepath.Join(testutil.Root(), "plugins/examples/site.hcl"))
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("check of the example site: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, name := range examples {
+		if !strings.Contains(out, `plugin "`+name+`"`) {
+			t.Errorf("check does not report plugin %s:\n%s", name, out)
+		}
+	}
+}
+
+func TestCheckReportsWhereAndWhat(t *testing.T) {
+	cases := []struct {
+		name, site string
+		want       *regexp.Regexp
+	}{
+		{"malformed", "server {\n  listen = [\"127.0.0.1:8888\"\n}\n", regexp.MustCompile(`site\.hcl:\d+,\d+`)},
+		{"bad value", "plugin \"x\" {\n  path = \"x.wasm\"\n  instances = -3\n}\n", regexp.MustCompile(`site\.hcl:3,15-17: `)},
+		{"missing plugin file", "plugin \"hello\" {\n  path = \"missing.wasm\"\n}\n",
+			regexp.MustCompile(`site\.hcl:2,10-24: plugin "hello" \(.*missing\.wasm\): no such file`)},
+	}
+	for _, c := range cases {
+		code, _, errOut := runCLI("check", writeSite(t, c.site))
+		if code != exitUsage || !c.want.MatchString(errOut) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and %s", c.name, code, errOut, c.want)
+		}
+	}
+}
+
+func TestRunInvalidConfigExits2(t *testing.T) {
+	code, _, errOut := runCLI("run", writeSite(t, "server {\n  processes = \"many\"\n}\n"))
+	if code != exitUsage || !strings.Contains(errOut, "site.hcl:2,") {
+		t.Errorf("run with an invalid config: exit %d, stderr %q; want 2 and a diagnostic at line 2", code, errOut)
+	}
+	if code, _, _ := runCLI("run"); code != exitUsage {
+		t.Errorf("run without a file: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI("frobnicate"); code != exitUsage {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI("version")
+	if code != 0 || !strings.Contains(out, "abi       1.0") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "go        go1.") {
+		t.Errorf("version: exit %d\n%s", code, out)
+	}
+}
+
+func TestBuild(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "h.wasm")
+	code, stdout, stderr := runCLI("build", "-o", out, filepath.Join(testutil.Root(), "plugins/examples/hello"))
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x00asm")) {
+		t.Fatalf("build output %s: %v, not a wasm module", out, err)
+	}
+	if code, _, stderr := runCLI("build", filepath.Join(t.TempDir(), "nothing-here")); code == 0 || !strings.Contains(stderr, "nothing-here") {
+		t.Errorf("build of a missing folder: exit %d, stderr %q", code, stderr)
+	}
+}
