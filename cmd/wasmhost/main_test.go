@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,64 +30,6 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// lockedBuffer is a bytes.Buffer written by one goroutine and read by another.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var listeningRE = regexp.MustCompile(`wasmhost: listening: addr=(\S+)`)
-
-// startBinary runs `wasmhost run` as a real process and waits until it
-// logs its listening address.
-func startBinary(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, addr string, logs *lockedBuffer) {
-	t.Helper()
-	cmd = exec.Command(bin, args...)
-	cmd.Dir = testutil.Root()
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	logs = &lockedBuffer{}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		pw.Close()
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case addr = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("wasmhost did not start listening within 60s; log:\n%s", logs.String())
-	}
-	return cmd, addr, logs
-}
-
 func TestRunExampleSite(t *testing.T) {
 	buildExamples(t)
 	bin := testutil.Binary(t, "")
@@ -103,8 +42,8 @@ func TestRunExampleSite(t *testing.T) {
 	dir := filepath.Join(testutil.Root(), "plugins/examples")
 	site := regexp.MustCompile(`(?m)^(\s*path\s*=\s*")([^"]+)"`).ReplaceAllString(string(text), "${1}"+dir+"/${2}\"")
 	site = strings.Replace(site, `"127.0.0.1:9901"`, `"127.0.0.1:0"`, 1)
-	cmd, addr, logs := startBinary(t, bin, "run", writeSite(t, site), "--listen", "127.0.0.1:0")
-	base := "http://" + addr
+	p := testutil.StartWasmhost(t, bin, "run", writeSite(t, site), "--listen", "127.0.0.1:0")
+	base := "http://" + p.Addr
 
 	resp, err := http.Get(base + "/")
 	if err != nil {
@@ -131,18 +70,11 @@ func TestRunExampleSite(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("after SIGTERM: %v, want exit 0; log:\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("wasmhost did not exit within 30s of SIGTERM")
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.Wait(30 * time.Second); err != nil {
+		t.Errorf("after SIGTERM: %v, want exit 0 within 30s; log:\n%s", err, p.Logs.String())
 	}
-	if !strings.Contains(logs.String(), "GET /env/a/b?x=1: client=127.0.0.1:") {
+	if logs := p.Logs; !strings.Contains(logs.String(), "GET /env/a/b?x=1: client=127.0.0.1:") {
 		t.Errorf("access log line missing; log:\n%s", logs.String())
 	}
 }
