@@ -25,7 +25,7 @@ package abi
 // add imports, so an older guest never imports something a newer host lacks.
 const (
 	VersionMajor = 1
-	VersionMinor = 0
+	VersionMinor = 1
 )
 
 // PackVersion encodes a version the way ExportABIVersion returns it.
@@ -123,13 +123,21 @@ const (
 	// MaxLogBytes (longer messages are truncated by the host, not trapped).
 	// A guest's WASI stdout and stderr also go to the host log, line by line.
 	ImportLog = "log"
+
+	// ImportStaticURL (since 1.1): (path i32, path_len i32, buf i32, buf_len i32) -> i32 size.
+	// Returns the URL of a file in the site's static folder, versioned by
+	// its content (url_prefix + path + "?v=" + hash), as the host's own
+	// static handler computes it. Copies the URL into buf if it fits and
+	// returns its size either way (like environ_get). Outside a request it
+	// returns ErrState. path_len is at most MaxStaticPathBytes.
+	ImportStaticURL = "static_url"
 )
 
 // Imports lists every host function of this ABI version, for hosts that
 // check a module's imports before instantiating it.
 var Imports = []string{
 	ImportEnvironGet, ImportBodyRead, ImportStartResponse,
-	ImportBodyWrite, ImportBodyFlush, ImportLog,
+	ImportBodyWrite, ImportBodyFlush, ImportLog, ImportStaticURL,
 }
 
 // Log levels for ImportLog.
@@ -175,6 +183,8 @@ const (
 	MaxHeaderBytes = 1 << 20 // encoded response headers in one start_response
 	MaxWriteBytes  = 1 << 24 // one body_write; the SDK writes far less at a time
 	MaxLogBytes    = 1 << 16 // one log message; longer ones are truncated
+
+	MaxStaticPathBytes = 4096 // one static_url path
 )
 
 // AppendPair appends one key/value pair in the wire encoding shared by the

@@ -21,4 +21,6 @@ type Exchange interface {
 	// Log records one message of the guest (from the log import, or a line
 	// it wrote to stdout or stderr) at an abi.Log* level.
 	Log(level int32, msg []byte)
+	// StaticURL returns the versioned URL of a file in the static folder.
+	StaticURL(path string) string
 }

@@ -75,6 +75,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	def(abi.ImportBodyWrite, bodyWrite, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	def(abi.ImportBodyFlush, bodyFlush, nil, []api.ValueType{i32})
 	def(abi.ImportLog, logMessage, []api.ValueType{i32, i32, i32}, nil)
+	def(abi.ImportStaticURL, staticURL, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	_, err := b.Instantiate(ctx)
 	return err
 }
@@ -160,4 +161,23 @@ func logMessage(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	inst.log(level, msg)
+}
+
+func staticURL(ctx context.Context, mod api.Module, stack []uint64) {
+	pathLen := api.DecodeU32(stack[1])
+	if pathLen > abi.MaxStaticPathBytes {
+		trapf("%s: a path of %d bytes, more than the limit of %d", abi.ImportStaticURL, pathLen, abi.MaxStaticPathBytes)
+	}
+	path := guestBytes(mod, abi.ImportStaticURL, api.DecodeU32(stack[0]), pathLen)
+	buf, bufLen := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	ex := exchangeOf(ctx)
+	if ex == nil {
+		setResult(stack, abi.ErrState)
+		return
+	}
+	url := ex.StaticURL(string(path))
+	if uint64(len(url)) <= uint64(bufLen) {
+		copy(guestBytes(mod, abi.ImportStaticURL, buf, uint32(len(url))), url)
+	}
+	setResult(stack, int32(len(url)))
 }

@@ -153,15 +153,20 @@ func synthesizeEnviron(r *http.Request) map[string]string {
 }
 
 // StaticURL returns the URL of a file in the site's static folder, for use
-// in generated pages.
+// in generated pages: "/static/css/site.css?v=<hash>" for "css/site.css".
+// The host computes it, from the file's current content and the site's
+// url_prefix, so a page and the static handler always agree and a changed
+// file gets a new URL at once. Browsers may cache a versioned URL for good.
 //
-// Placeholder: with ABI 1.0 it returns "/static/" + path (leading slashes
-// of path dropped), without the ?v=<hash> cache-busting suffix and without
-// honouring a url_prefix other than "/static/". Versioned URLs, the same
-// string the host would give, arrive with ABI 1.1, through a host function;
-// code that calls StaticURL now will get them without changes.
+// A missing file gives the URL without ?v= (and a warning in the host's
+// log). Outside a request (in init, or natively) there is no host to ask,
+// and StaticURL returns "/static/" + path, unversioned.
 func StaticURL(path string) string {
-	return "/static/" + strings.TrimLeft(path, "/")
+	path = strings.TrimLeft(path, "/")
+	if url, ok := staticURL(path); ok {
+		return url
+	}
+	return "/static/" + path
 }
 
 // Logf writes a message to the host's log at info level, attributed to the

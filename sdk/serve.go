@@ -250,7 +250,9 @@ func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Reques
 		proto, major, minor = "HTTP/1.1", 1, 1
 	}
 	remote := remoteAddr
-	if remoteAddr != "" && remotePort != "" {
+	if remoteAddr != "" {
+		// "1.2.3.4:" when the port is unknown (the address came from a
+		// proxy's header): still host:port, so net.SplitHostPort works.
 		remote = net.JoinHostPort(remoteAddr, remotePort)
 	}
 

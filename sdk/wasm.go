@@ -8,7 +8,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// The host functions of ABI 1.0 (see package abi for their contracts).
+// The host functions of ABI 1.1 (see package abi for their contracts).
 // Buffers go across as pointer and length; unsafe.Pointer is what both
 // standard Go and TinyGo accept in a wasmimport signature.
 
@@ -29,6 +29,30 @@ func hostBodyFlush() int32
 
 //go:wasmimport wasmhost log
 func hostLog(level int32, msg unsafe.Pointer, msgLen int32)
+
+//go:wasmimport wasmhost static_url
+func hostStaticURL(path unsafe.Pointer, pathLen int32, buf unsafe.Pointer, bufLen int32) int32
+
+// staticURL asks the host for a versioned URL; ok is false outside a
+// request, where the host has no site to ask.
+func staticURL(path string) (string, bool) {
+	if len(path) > abi.MaxStaticPathBytes {
+		return "", false
+	}
+	p := unsafe.Pointer(unsafe.StringData(path))
+	var small [256]byte
+	buf := small[:]
+	for {
+		n := hostStaticURL(p, int32(len(path)), ptr(buf), int32(len(buf)))
+		if n < 0 {
+			return "", false
+		}
+		if int(n) <= len(buf) {
+			return string(buf[:n]), true
+		}
+		buf = make([]byte, n)
+	}
+}
 
 // wasmHost is empty, so storing it in a host interface allocates nothing.
 type wasmHost struct{}
