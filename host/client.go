@@ -1,0 +1,45 @@
+package host
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/xheaders"
+)
+
+// client is who a request is from, after xheaders: what REMOTE_ADDR,
+// REMOTE_PORT and wasmhost.url_scheme say, and what the access log shows.
+type client struct {
+	addr   string // canonical IP
+	port   string // the TCP peer's port; "" when the address came from a proxy's header
+	scheme string // "http" or "https"
+	logged string // addr:port, or addr alone
+}
+
+// resolveClient applies server.xheaders for one request. Nothing is kept
+// between requests: a later request on the same connection without the
+// headers sees the peer again.
+func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
+	tls := r.TLS != nil
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		// Not an IP peer (a unix socket, a test harness): nothing to trust.
+		scheme := "http"
+		if tls {
+			scheme = "https"
+		}
+		return client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr}
+	}
+	peerAddr := peer.Addr().Unmap()
+	addr, scheme := xheaders.Resolve(peerAddr, r.Header, cfg.TrustedProxies, cfg.XHeaders, tls)
+	c := client{addr: addr.String(), scheme: scheme}
+	if addr == peerAddr {
+		c.port = strconv.Itoa(int(peer.Port()))
+		c.logged = netip.AddrPortFrom(addr, peer.Port()).String()
+	} else {
+		c.logged = c.addr
+	}
+	return c
+}
