@@ -69,3 +69,21 @@ plugin "stream" {
   # ?n=1000 at 50 ms needs 50s and is cut off here.
   timeout = "30s"
 }
+
+plugin "site" {
+  path      = "site/site.wasm"
+  mount     = "/site"
+  instances = 4
+}
+
+# Files served by the host itself, before any plugin is asked: everything
+# under /static/, plus /robots.txt and /favicon.ico from this folder. Pages
+# link them with sdk.StaticURL("css/site.css"), which gives
+# /static/css/site.css?v=<hash of the content>; such URLs are cached by
+# browsers for a year, and change as soon as the file does.
+static {
+  path       = "static"
+  url_prefix = "/static/"
+  # hash_cache = false     # the default under debug: rehash at every use
+  # root_files = ["apple-touch-icon.png"]
+}

@@ -1,0 +1,85 @@
+package host
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmhost/wasmhost/static"
+)
+
+// staticLabel is the plugin label of requests the static handler serves,
+// in metrics and the access log; plugin names cannot contain parentheses.
+const staticLabel = "(static)"
+
+func (s *Server) newStatic(st *siteState) error {
+	cfg := st.site.Static
+	if cfg == nil {
+		return nil
+	}
+	h, err := static.New(static.Config{
+		Root:      cfg.Path,
+		URLPrefix: cfg.URLPrefix,
+		HashCache: cfg.HashCache,
+		RootFiles: cfg.RootFiles,
+		Logger:    s.log.Named("static"),
+	})
+	if err != nil {
+		return err
+	}
+	st.static = h
+	return nil
+}
+
+// serveStatic serves a request for a static file, before plugin routing:
+// a plugin mounted at "/" must not shadow /static/ or /robots.txt.
+func (s *Server) serveStatic(h *static.Handler, w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
+	rec := &statusRecorder{ResponseWriter: w}
+	h.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	s.logAccess(r, c, rec.status, rec.bytes, start, staticLabel)
+}
+
+var warnedNoStatic atomic.Bool
+
+// staticURL is sdk.StaticURL's answer: the versioned URL, or without a
+// static block, the unversioned one under the default prefix.
+func (s *Server) staticURL(path string) string {
+	if h := s.state.Load().static; h != nil {
+		return h.URL(path)
+	}
+	if warnedNoStatic.CompareAndSwap(false, true) {
+		s.log.Warn("a plugin asked for a static URL, but site.hcl has no static block", "path", path)
+	}
+	return "/static/" + strings.TrimLeft(path, "/")
+}
+
+// statusRecorder notes the status and size of a response for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes,
+// deadlines) through the recorder.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
