@@ -4,7 +4,7 @@ BIN      := bin/wasmhost
 EXAMPLES := hello environ echo stream
 SITE     ?= plugins/examples/site.hcl
 
-.PHONY: all build plugins run check test vet fmt-check bench clean
+.PHONY: all build plugins run check test fuzz vet fmt-check bench clean
 
 all: build plugins
 
@@ -31,6 +31,13 @@ vet:
 # Tests build the plugins they need themselves (internal/testutil).
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 20m ./...
+
+# A few seconds of each fuzz target beyond its seed corpus (which make test
+# runs). FUZZTIME=1m make fuzz for longer.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(FUZZTIME) ./internal/xheaders
+	$(GO) test -run '^$$' -fuzz '^FuzzHostFunctions$$' -fuzztime $(FUZZTIME) ./loader
 
 bench: plugins
 	bench/hello.sh

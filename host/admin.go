@@ -58,8 +58,9 @@ type pluginStatus struct {
 }
 
 func (s *Server) pluginStatuses() []pluginStatus {
-	out := make([]pluginStatus, 0, len(s.plugins))
-	for _, mp := range s.plugins {
+	st := s.state.Load()
+	out := make([]pluginStatus, 0, len(st.plugins))
+	for _, mp := range st.plugins {
 		lv := mp.current.Load()
 		st := pluginStatus{
 			name:         mp.cfg.Name,
@@ -101,7 +102,9 @@ func (s *Server) Status() Status {
 	return st
 }
 
-// AdminHandler serves GET /status (JSON) and GET /metrics (Prometheus text).
+// AdminHandler serves GET /status (JSON), GET /metrics (Prometheus text),
+// and POST /plugins/NAME/reload (reread a plugin's file and swap it in if
+// it changed; 422 with the error if the new version is refused).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +116,18 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.writeMetrics(w)
+	})
+	mux.HandleFunc("POST /plugins/{name}/reload", func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.ReloadPlugin(r.PathValue("name"))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case err != nil:
+			w.WriteHeader(http.StatusNotFound)
+			res.Error = err.Error()
+		case res.Error != "":
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		json.NewEncoder(w).Encode(res)
 	})
 	return mux
 }

@@ -1,11 +1,17 @@
 package host_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
 // nullWriter is the cheapest http.ResponseWriter, so the benchmarks measure
@@ -62,4 +68,98 @@ func benchmarkHandler(b *testing.B, h http.Handler, target string) {
 		w.reset()
 		h.ServeHTTP(w, req)
 	}
+}
+
+// BenchmarkInterruption measures what wazero's interruption support
+// (WithCloseOnContextDone: a check at every loop header, and a watcher
+// goroutine per call) costs, on the hello handler and on CPU-bound guest
+// work (64 rounds of SHA-256 over 4 KiB). Without it a looping guest
+// cannot be stopped, so "off" is never used in a server: this is the price
+// of the timeout, measured.
+func BenchmarkInterruption(b *testing.B) {
+	for _, c := range []struct{ name, plugin, target string }{
+		{"hello", "hello", "/"},
+		{"cpu", "cpu", "/?n=64"},
+	} {
+		for _, off := range []bool{false, true} {
+			mode := "on"
+			if off {
+				mode = "off"
+			}
+			b.Run(c.name+"/"+mode, func(b *testing.B) {
+				s := startSiteOptions(b, `plugin "p" { path = "{{`+c.plugin+`}}" }`, hclog.Warn, off)
+				benchmarkHandler(b, s.srv, c.target)
+			})
+		}
+	}
+}
+
+// BenchmarkSwapLatency measures a hot swap from the file write to the
+// first response of the new version, for a small plugin (the version test
+// plugin, ~2 MB) and a large, stdlib-heavy one (~7 MB), both when the new
+// version must be compiled ("cold": a server with an empty compilation
+// cache) and when its machine code is cached ("cached": swapping between
+// two builds already seen). Run it with a small -benchtime, e.g.
+//
+//	go test -run XXX -bench SwapLatency -benchtime 5x ./host/
+func BenchmarkSwapLatency(b *testing.B) {
+	for _, c := range []struct{ name, dir string }{
+		{"small", "plugins/testplugins/version"},
+		{"large", "plugins/testplugins/heavy"},
+	} {
+		v1 := testutil.PluginVariant(b, c.dir, "-X main.version=one")
+		v2 := testutil.PluginVariant(b, c.dir, "-X main.version=two")
+		b.Run(c.name+"/cold", func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				live := filepath.Join(b.TempDir(), "live.wasm")
+				testutil.CopyFile(b, v1, live)
+				s := startSiteCache(b, `plugin "v" { path = "`+live+`" }`, "")
+				b.StartTimer()
+				start := time.Now()
+				testutil.CopyFile(b, v2, live)
+				waitVersionB(b, s.base, "two")
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/swap")
+		})
+		b.Run(c.name+"/cached", func(b *testing.B) {
+			live := filepath.Join(b.TempDir(), "live.wasm")
+			testutil.CopyFile(b, v1, live)
+			s := startSiteCache(b, `plugin "v" { path = "`+live+`" }`, "")
+			testutil.CopyFile(b, v2, live)
+			waitVersionB(b, s.base, "two") // now both are compiled
+			var total time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				src, want := v1, "one"
+				if i%2 == 1 {
+					src, want = v2, "two"
+				}
+				start := time.Now()
+				testutil.CopyFile(b, src, live)
+				waitVersionB(b, s.base, want)
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/swap")
+		})
+	}
+}
+
+func waitVersionB(b *testing.B, base, want string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(base + "/")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.HasPrefix(string(body), "version "+want+"\n") {
+				return
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	b.Fatalf("version %s not served within 30s", want)
 }

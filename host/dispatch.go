@@ -18,39 +18,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.metrics.inFlight.Add(1)
 	defer s.metrics.inFlight.Add(-1)
+	st := s.state.Load()
+	cfg := &st.site.Server
+	c := s.resolveClient(cfg, r)
+	if int64(len(r.RequestURI)) > cfg.MaxURLLength {
+		s.plainError(w, r, &c, http.StatusRequestURITooLong, "414 URI too long", start, "")
+		return
+	}
 	if p := r.URL.Path; p != "" && p[0] == '/' && hasDotSegments(p) {
 		// Clean before routing, as net/http's ServeMux does, so "/env/../x"
 		// can never reach the plugin at "/env" as a path outside its mount.
-		s.redirectClean(w, r)
+		s.redirectClean(w, r, &c, start)
 		return
 	}
-	rt, scriptName, pathInfo := s.routes.Load().match(r.URL.Path)
+	if st.static != nil && st.static.Matches(r.URL.Path) {
+		s.serveStatic(st.static, w, r, &c, start)
+		return
+	}
+	rt, scriptName, pathInfo := st.routes.match(r.URL.Path)
 	if rt == nil {
-		s.plainError(w, r, http.StatusNotFound, "404 page not found", start, "")
+		s.plainError(w, r, &c, http.StatusNotFound, "404 page not found", start, "")
 		return
 	}
 	mp := rt.plugin
-	if max := s.site.Server.MaxBodySize; max > 0 && r.ContentLength > max {
-		s.plainError(w, r, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
+	if r.ContentLength > cfg.MaxBodySize {
+		s.plainError(w, r, &c, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
 		return
 	}
-	lv := mp.current.Load()
-
 	ex := s.exchanges.Get().(*exchange)
 	defer func() {
 		ex.release()
 		s.exchanges.Put(ex)
 	}()
-	ex.reset(w, r, mp.log)
+	ex.reset(s, w, r, &c, mp.log)
 	ex.requestID = s.nextRequestID()
-	ex.env = appendEnviron(ex.env, r, scriptName, pathInfo, ex.requestID, lv.fixed)
+	ex.traceback = cfg.ServeTraceback
 	var flags uint32
 	if r.Body != nil && r.Body != http.NoBody {
 		flags |= abi.FlagHasBody
-		ex.body = r.Body
-		if max := s.site.Server.MaxBodySize; max > 0 {
-			ex.body = http.MaxBytesReader(w, r.Body, max)
-		}
+		ex.body = http.MaxBytesReader(w, r.Body, cfg.MaxBodySize)
 		if r.ProtoMajor == 1 {
 			// Let the guest stream: read the request body while the response
 			// is already going out (echo, upload progress). HTTP/2 always can.
@@ -59,21 +65,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
-	err := lv.plugin.Serve(ctx, ex, flags)
+	var err error
+	for attempt := 0; ; attempt++ {
+		lv := mp.current.Load()
+		ex.env = appendEnviron(ex.env[:0], r, &c, scriptName, pathInfo, ex.requestID, lv.fixed)
+		err = lv.plugin.Serve(ctx, ex, flags)
+		// ErrClosed comes only from a pool that a swap closed while this
+		// request waited for an instance: the guest never ran, so the
+		// request can go to the version that replaced it.
+		if err != loader.ErrClosed || attempt == 3 || mp.current.Load() == lv {
+			break
+		}
+	}
 	cancel()
 	s.finish(w, r, ex, mp, err, start)
 }
 
 // finish completes the response according to how the guest call ended.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, err error, start time.Time) {
-	name := mp.cfg.Name
+	name, c := mp.cfg.Name, ex.client
 	switch {
 	case err == nil && !ex.started:
 		err = &loader.GuestError{Kind: "protocol", Message: "the handler returned without calling start_response"}
 	case err == nil && ex.tooLarge && !ex.committed:
 		// The guest gave up on the body and answered anyway; the client
 		// still deserves to learn why.
-		s.plainError(w, r, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
+		s.plainError(w, r, c, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
 		return
 	case err == nil && ex.tooLarge:
 		// The response was already streaming when the body passed the
@@ -82,7 +99,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		err = &loader.GuestError{Kind: "body", Message: "the request body passed max_body_size while the response was streaming"}
 	case err == nil:
 		ex.finishOK()
-		s.logAccess(r, ex.status, ex.bytesSent(), start, name)
+		s.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
 		return
 	}
 
@@ -92,18 +109,18 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		// The status line is out: the only honest signal left is a broken
 		// response (no terminating chunk, or an HTTP/2 stream reset), never a
 		// truncated body that looks complete.
-		s.logAccess(r, ex.status, ex.bytesSent(), start, name)
+		s.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
 		panic(http.ErrAbortHandler)
 	}
 	if errors.Is(err, loader.ErrCanceled) {
-		s.logAccess(r, 499, 0, start, name) // nginx's "client closed request"
+		s.logAccess(r, c, 499, 0, start, name) // nginx's "client closed request"
 		return
 	}
-	body := http.StatusText(status)
-	if s.site.Server.ServeTraceback {
-		body = traceback(err, ex.guestLog)
+	if ex.traceback {
+		s.tracebackPage(w, r, c, status, err, ex.guestLog, start, name)
+		return
 	}
-	s.plainError(w, r, status, strconv.Itoa(status)+" "+body, start, name)
+	s.plainError(w, r, c, status, strconv.Itoa(status)+" "+http.StatusText(status), start, name)
 }
 
 func statusFor(err error, ex *exchange) int {
@@ -132,45 +149,31 @@ func (s *Server) logFailure(mp *mountedPlugin, ex *exchange, err error) {
 	}
 }
 
-// traceback is the body of an error page under serve_traceback: what the
-// runtime said (with the wasm stack trace) and what the guest logged.
-func traceback(err error, guestLog []byte) string {
-	var b strings.Builder
-	b.WriteString(http.StatusText(statusFor(err, &exchange{})))
-	b.WriteString("\n\n")
-	b.WriteString(err.Error())
-	if len(guestLog) > 0 {
-		b.WriteString("\n\nguest output:\n")
-		b.Write(guestLog)
-	}
-	return b.String()
-}
-
-func (s *Server) plainError(w http.ResponseWriter, r *http.Request, status int, msg string, start time.Time, plugin string) {
+func (s *Server) plainError(w http.ResponseWriter, r *http.Request, c *client, status int, msg string, start time.Time, plugin string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	n, _ := w.Write([]byte(msg + "\n"))
-	s.logAccess(r, status, int64(n), start, plugin)
+	s.logAccess(r, c, status, int64(n), start, plugin)
 }
 
 // logAccess records a finished request in the metrics and the access log.
-func (s *Server) logAccess(r *http.Request, status int, bytes int64, start time.Time, plugin string) {
+func (s *Server) logAccess(r *http.Request, c *client, status int, bytes int64, start time.Time, plugin string) {
 	d := time.Since(start)
 	s.metrics.observe(plugin, status, d)
 	if !s.access.IsInfo() {
 		return
 	}
 	s.access.Info(r.Method+" "+r.RequestURI,
-		"client", r.RemoteAddr, "status", status, "bytes", bytes,
+		"client", c.logged, "status", status, "bytes", bytes,
 		"duration", d, "plugin", plugin, "worker", s.workerID)
 }
 
-func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request) {
+func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
 	u := url.URL{Path: cleanPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
-	s.logAccess(r, http.StatusMovedPermanently, 0, time.Now(), "")
+	s.logAccess(r, c, http.StatusMovedPermanently, 0, start, "")
 }
 
 // hasDotSegments reports whether p has "." or ".." segments or "//".

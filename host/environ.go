@@ -12,7 +12,7 @@ import (
 // appendEnviron encodes a request's environ (see CONTRACT.md and abi) onto
 // buf. The plugin's fixed entries (name, version, worker, env) come
 // pre-encoded in fixed, so the per-request work is only the request's own.
-func appendEnviron(buf []byte, r *http.Request, scriptName, pathInfo, requestID string, fixed []byte) []byte {
+func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo, requestID string, fixed []byte) []byte {
 	buf = abi.AppendPair(buf, abi.KeyRequestMethod, r.Method)
 	buf = abi.AppendPair(buf, abi.KeyScriptName, scriptName)
 	buf = abi.AppendPair(buf, abi.KeyPathInfo, pathInfo)
@@ -25,9 +25,8 @@ func appendEnviron(buf []byte, r *http.Request, scriptName, pathInfo, requestID 
 	buf = abi.AppendPair(buf, abi.KeyServerName, serverName)
 	buf = abi.AppendPair(buf, abi.KeyServerPort, serverPort)
 	buf = abi.AppendPair(buf, abi.KeyServerProtocol, r.Proto)
-	remoteAddr, remotePort := splitHostPort(r.RemoteAddr)
-	buf = abi.AppendPair(buf, abi.KeyRemoteAddr, remoteAddr)
-	buf = abi.AppendPair(buf, abi.KeyRemotePort, remotePort)
+	buf = abi.AppendPair(buf, abi.KeyRemoteAddr, c.addr)
+	buf = abi.AppendPair(buf, abi.KeyRemotePort, c.port)
 
 	if r.Host != "" {
 		buf = abi.AppendPair(buf, "HTTP_HOST", r.Host)
@@ -45,11 +44,7 @@ func appendEnviron(buf []byte, r *http.Request, scriptName, pathInfo, requestID 
 		buf = appendHeaderPair(buf, name, values)
 	}
 
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	buf = abi.AppendPair(buf, abi.KeyURLScheme, scheme)
+	buf = abi.AppendPair(buf, abi.KeyURLScheme, c.scheme)
 	buf = abi.AppendPair(buf, abi.KeyRequestID, requestID)
 	return append(buf, fixed...)
 }

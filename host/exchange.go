@@ -25,10 +25,12 @@ const guestLogCapture = 16 << 10
 // exchange is one HTTP request as a guest sees it (loader.Exchange). It is
 // reused across requests through a sync.Pool; reset prepares it for one.
 type exchange struct {
-	w    http.ResponseWriter
-	r    *http.Request
-	body io.Reader
-	log  hclog.Logger // the plugin's logger
+	srv    *Server
+	client *client
+	w      http.ResponseWriter
+	r      *http.Request
+	body   io.Reader
+	log    hclog.Logger // the plugin's logger
 
 	requestID string
 	env       []byte
@@ -44,10 +46,12 @@ type exchange struct {
 	gone      bool // writing to the client failed
 	tooLarge  bool // the request body exceeded max_body_size
 
-	guestLog []byte // what the guest logged during this request, bounded
+	guestLog  []byte // what the guest logged during this request, bounded
+	traceback bool   // serve_traceback for this request
 }
 
-func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, log hclog.Logger) {
+func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c *client, log hclog.Logger) {
+	ex.srv, ex.client = s, c
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
 	ex.env = ex.env[:0]
 	ex.header = ex.header[:0]
@@ -60,6 +64,7 @@ func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, log hclog.Logg
 // release drops references to the request so the pool does not keep it
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
+	ex.srv, ex.client = nil, nil
 	ex.w, ex.r, ex.body, ex.log = nil, nil, nil, nil
 	if cap(ex.env) > 64<<10 {
 		ex.env = nil
@@ -171,6 +176,8 @@ func (ex *exchange) Log(level int32, msg []byte) {
 		ex.guestLog = append(append(ex.guestLog, msg...), '\n')
 	}
 }
+
+func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }
 
 // commit sends the status and headers (and what is buffered) once.
 func (ex *exchange) commit() bool {

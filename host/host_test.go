@@ -44,9 +44,10 @@ func (s *syncBuffer) String() string {
 
 // site is a running server for one test.
 type site struct {
-	srv  *host.Server
-	base string
-	logs *syncBuffer
+	srv    *host.Server
+	base   string
+	logs   *syncBuffer
+	loader *loader.Loader
 }
 
 // plugins maps a plugin name to its package folder, for the test sites.
@@ -55,8 +56,14 @@ var plugins = map[string]string{
 	"environ": "plugins/examples/environ",
 	"echo":    "plugins/examples/echo",
 	"stream":  "plugins/examples/stream",
-	"panic":   "plugins/testdata/panic",
-	"slow":    "plugins/testdata/slow",
+	"panic":   "plugins/testplugins/panic",
+	"slow":    "plugins/testplugins/slow",
+	"loop":    "plugins/testplugins/loop",
+	"alloc":   "plugins/testplugins/alloc",
+	"bigbody": "plugins/testplugins/bigbody",
+	"badptr":  "plugins/testplugins/badptr",
+	"fsread":  "plugins/testplugins/fsread",
+	"cpu":     "plugins/testplugins/cpu",
 }
 
 // startSite builds the plugins a site.hcl text names (as {{name}} in a path)
@@ -67,6 +74,24 @@ func startSite(t testing.TB, hcl string) *site {
 }
 
 func startSiteLogging(t testing.TB, hcl string, level hclog.Level) *site {
+	t.Helper()
+	return startSiteOptions(t, hcl, level, false)
+}
+
+// startSiteOptions can also turn interruption off, for benchmarks only.
+func startSiteOptions(t testing.TB, hcl string, level hclog.Level, noInterruption bool) *site {
+	t.Helper()
+	return startSiteWith(t, hcl, level, noInterruption, testutil.CacheDir(t))
+}
+
+// startSiteCache serves with the given compilation cache folder ("" for
+// none on disk: every module compiles afresh).
+func startSiteCache(t testing.TB, hcl, cacheDir string) *site {
+	t.Helper()
+	return startSiteWith(t, hcl, hclog.Warn, false, cacheDir)
+}
+
+func startSiteWith(t testing.TB, hcl string, level hclog.Level, noInterruption bool, cacheDir string) *site {
 	t.Helper()
 	for name, dir := range plugins {
 		if strings.Contains(hcl, "{{"+name+"}}") {
@@ -79,7 +104,7 @@ func startSiteLogging(t testing.TB, hcl string, level hclog.Level) *site {
 	}
 	logs := &syncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "wasmhost", Output: logs, Level: level})
-	l, err := loader.New(loader.Options{CacheDir: testutil.CacheDir(t), Logger: log})
+	l, err := loader.New(loader.Options{CacheDir: cacheDir, Logger: log, NoInterruption: noInterruption})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +128,7 @@ func startSiteLogging(t testing.TB, hcl string, level hclog.Level) *site {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &site{srv: srv, base: "http://" + ln.Addr().String(), logs: logs}
+	return &site{srv: srv, base: "http://" + ln.Addr().String(), logs: logs, loader: l}
 }
 
 func (s *site) get(t *testing.T, path string) (*http.Response, string) {
@@ -501,8 +526,8 @@ func TestLoadErrorsNamePluginAndPath(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.wasm"), "no such file"},
 		{"notwasm", notWasm, "not a WebAssembly module"},
 		{"truncated", truncated, "compile"},
-		{"noexports", testutil.Plugin(t, "plugins/testdata/noexports"), "does not export wasmhost_handle or wasmhost_abi_version"},
-		{"wrongabi", testutil.Plugin(t, "plugins/testdata/wrongabi"), "speaks wasmhost ABI 2.0, but this host speaks 1.0"},
+		{"noexports", testutil.Plugin(t, "plugins/testplugins/noexports"), "does not export wasmhost_handle or wasmhost_abi_version"},
+		{"wrongabi", testutil.Plugin(t, "plugins/testplugins/wrongabi"), "speaks wasmhost ABI 2.0, but this host speaks 1.1"},
 	}
 	l, err := loader.New(loader.Options{CacheDir: testutil.CacheDir(t)})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -15,9 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
+	"github.com/wasmhost/wasmhost/static"
 )
 
 // Options configure a Server.
@@ -31,14 +34,18 @@ type Options struct {
 
 // Server serves a site: it routes each request to a plugin and runs it.
 type Server struct {
-	site     *config.Site
 	log      hclog.Logger
 	access   hclog.Logger
 	workerID int
 	version  string
+	loader   *loader.Loader
 
-	routes  atomic.Pointer[routes]
-	plugins []*mountedPlugin
+	// state is everything a reload replaces; a request loads it once and
+	// sees one consistent site from start to end, without locks.
+	state    atomic.Pointer[siteState]
+	reloadMu sync.Mutex // one reload or swap decision at a time
+	watcher  *loader.Watcher
+	watched  map[string]bool // plugin files being watched; under reloadMu
 
 	metrics   *metrics
 	started   time.Time
@@ -46,8 +53,18 @@ type Server struct {
 	reqSeq    atomic.Uint64
 	reqPrefix string
 
+	cert *certificate // nil without a tls block
+
 	mu      sync.Mutex
 	servers []*http.Server
+}
+
+// siteState is one version of the site: its config, plugins and routes.
+type siteState struct {
+	site    *config.Site
+	routes  *routes
+	plugins []*mountedPlugin
+	static  *static.Handler // nil without a static block
 }
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the
@@ -56,6 +73,7 @@ type mountedPlugin struct {
 	cfg     config.Plugin
 	log     hclog.Logger
 	current atomic.Pointer[loadedVersion]
+	swapMu  sync.Mutex // one swap of this plugin at a time
 
 	swaps, swapFailures atomic.Uint64
 	lastError           atomic.Pointer[string] // why the last new version was refused; nil once one loads
@@ -70,8 +88,8 @@ type loadedVersion struct {
 // and the error joins one *loader.LoadError per failed plugin.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
-		site:     opts.Site,
 		log:      opts.Logger,
+		loader:   opts.Loader,
 		workerID: opts.WorkerID,
 		version:  opts.Version,
 		metrics:  newMetrics(),
@@ -86,31 +104,103 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.reqPrefix = fmt.Sprintf("%08x", binary.BigEndian.Uint32(seed[:]))
 	s.exchanges.New = func() any { return new(exchange) }
 
+	if t := opts.Site.Server.TLS; t != nil {
+		cert, err := loadCertificate(t.Cert, t.Key)
+		if err != nil {
+			return nil, err
+		}
+		s.cert = cert
+	}
+	st, err := s.newState(ctx, opts.Site, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.state.Store(st)
+	if opts.Site.Server.Autoreload {
+		if err := s.startWatching(); err != nil {
+			s.closeState(st)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newState loads a site's plugins and static handler. Plugins of prev
+// whose settings did not change are kept as they are (a reload then costs
+// nothing for them); the rest are loaded anew. On error everything newly
+// loaded is closed and prev is untouched; the error joins one
+// *loader.LoadError per plugin that failed.
+func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteState) (*siteState, error) {
+	st := &siteState{site: site}
+	kept := map[string]*mountedPlugin{}
+	if prev != nil {
+		for _, mp := range prev.plugins {
+			kept[mp.cfg.Name] = mp
+		}
+	}
 	var errs []error
 	var rs []route
-	for _, pc := range opts.Site.Plugins {
-		lp, err := opts.Loader.Load(ctx, LoaderConfig(pc))
+	var fresh []*mountedPlugin
+	for _, pc := range site.Plugins {
+		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) {
+			st.plugins = append(st.plugins, old)
+			rs = append(rs, route{mount: pc.Mount, plugin: old})
+			continue
+		}
+		lp, err := s.loader.Load(ctx, LoaderConfig(pc))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name)}
-		mp.current.Store(&loadedVersion{plugin: lp, fixed: fixedEnviron(pc.Name, lp.Version, s.workerID, s.version, pc.Env)})
-		s.plugins = append(s.plugins, mp)
+		mp.current.Store(s.wrap(mp, lp))
+		fresh = append(fresh, mp)
+		st.plugins = append(st.plugins, mp)
 		rs = append(rs, route{mount: pc.Mount, plugin: mp})
 	}
-	if len(errs) > 0 {
-		s.closePlugins()
-		return nil, errors.Join(errs...)
+	if len(errs) == 0 {
+		errs = append(errs, s.newStatic(st))
 	}
-	s.routes.Store(newRoutes(rs))
-	return s, nil
+	if err := errors.Join(errs...); err != nil {
+		for _, mp := range fresh {
+			mp.current.Load().plugin.Close()
+		}
+		return nil, err
+	}
+	st.routes = newRoutes(rs)
+	return st, nil
+}
+
+// wrap pairs a loaded plugin with its pre-encoded environ entries.
+func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
+	return &loadedVersion{plugin: lp, fixed: fixedEnviron(mp.cfg.Name, lp.Version, s.workerID, s.version, mp.cfg.Env)}
+}
+
+// samePlugin reports whether two plugin blocks load the same way; the
+// mount may differ (a route change needs no reload of the module).
+func samePlugin(a, b config.Plugin) bool {
+	norm := func(p config.Plugin) config.Plugin {
+		p.Range, p.PathRange, p.Mount = hcl.Range{}, hcl.Range{}, ""
+		dirs := make([]config.Dir, len(p.Dirs))
+		for i, d := range p.Dirs {
+			d.Range = hcl.Range{}
+			dirs[i] = d
+		}
+		p.Dirs = dirs
+		return p
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
 }
 
 // LoaderConfig is what the loader needs of a plugin block. The request
 // timeout also bounds each instance's initialization.
 func LoaderConfig(pc config.Plugin) loader.Config {
+	var dirs []loader.Dir
+	for _, d := range pc.Dirs {
+		dirs = append(dirs, loader.Dir{Guest: d.Guest, Host: d.Host, Writable: d.Writable})
+	}
 	return loader.Config{
+		Dirs:        dirs,
 		Name:        pc.Name,
 		Path:        pc.Path,
 		Instances:   pc.Instances,
@@ -122,17 +212,27 @@ func LoaderConfig(pc config.Plugin) loader.Config {
 
 // Plugin returns the loaded plugin with that name, or nil.
 func (s *Server) Plugin(name string) *loader.Plugin {
-	for _, mp := range s.plugins {
+	if mp := s.state.Load().plugin(name); mp != nil {
+		return mp.current.Load().plugin
+	}
+	return nil
+}
+
+func (st *siteState) plugin(name string) *mountedPlugin {
+	for _, mp := range st.plugins {
 		if mp.cfg.Name == name {
-			return mp.current.Load().plugin
+			return mp
 		}
 	}
 	return nil
 }
 
-func (s *Server) closePlugins() {
-	for _, mp := range s.plugins {
+func (s *Server) closeState(st *siteState) {
+	for _, mp := range st.plugins {
 		mp.current.Load().plugin.Close()
+	}
+	if st.static != nil {
+		st.static.Close()
 	}
 }
 
@@ -147,8 +247,9 @@ func (s *Server) Serve(listeners []net.Listener) error {
 		s.mu.Unlock()
 		go func(ln net.Listener) {
 			var err error
-			if tls := s.site.Server.TLS; tls != nil {
-				err = srv.ServeTLS(ln, tls.Cert, tls.Key)
+			if s.cert != nil {
+				srv.TLSConfig = s.cert.tlsConfig()
+				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
 			}
@@ -169,7 +270,7 @@ func (s *Server) Serve(listeners []net.Listener) error {
 }
 
 func (s *Server) httpServer() *http.Server {
-	cfg := s.site.Server
+	cfg := s.state.Load().site.Server
 	return &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -200,14 +301,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	s.closePlugins()
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
+	s.reloadMu.Lock()
+	s.closeState(s.state.Load())
+	s.reloadMu.Unlock()
 	return errors.Join(errs...)
 }
 
 // PluginStats returns every plugin's counters, by name.
 func (s *Server) PluginStats() map[string]loader.Stats {
-	m := make(map[string]loader.Stats, len(s.plugins))
-	for _, mp := range s.plugins {
+	st := s.state.Load()
+	m := make(map[string]loader.Stats, len(st.plugins))
+	for _, mp := range st.plugins {
 		m[mp.cfg.Name] = mp.current.Load().plugin.Stats()
 	}
 	return m

@@ -32,13 +32,17 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{plugin: p}
 	inst.stdout = guestOutput{inst: inst, level: abi.LogInfo}
 	inst.stderr = guestOutput{inst: inst, level: abi.LogWarn}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.InitTimeout)
+	initCtx, cancel := context.WithTimeout(ctx, p.cfg.InitTimeout)
 	defer cancel()
 	cfg := p.modCfg.WithStdout(&inst.stdout).WithStderr(&inst.stderr).WithNanosleep(inst.sleep)
-	mod, err := p.rt.InstantiateModule(&callContext{Context: ctx, inst: inst}, p.compiled, cfg)
+	mod, err := p.rt.InstantiateModule(&callContext{Context: initCtx, inst: inst}, p.compiled, cfg)
 	inst.stderr.flush()
 	if err != nil {
 		if ctx.Err() != nil {
+			// The request this instance was made for ended first.
+			return nil, ctxError(ctx.Err())
+		}
+		if initCtx.Err() != nil {
 			return nil, fmt.Errorf("initialization did not finish within %s", p.cfg.InitTimeout)
 		}
 		return nil, &GuestError{Kind: "init", Message: err.Error()}

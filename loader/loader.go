@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
@@ -30,6 +32,37 @@ type Loader struct {
 	opts  Options
 	log   hclog.Logger
 	cache wazero.CompilationCache
+	live  atomic.Int64 // instances alive across every plugin, old versions included
+}
+
+// LiveInstances counts the instances alive in every plugin this loader
+// loaded, including versions replaced but still draining.
+func (l *Loader) LiveInstances() int64 { return l.live.Load() }
+
+// lockCompile serializes compiling one module across processes that share
+// the on-disk cache: prefork workers swapping the same new .wasm take turns,
+// and all but the first load the first one's machine code from the cache
+// instead of compiling it again. Without a cache folder it does nothing.
+func (l *Loader) lockCompile(sha string) (unlock func()) {
+	if l.opts.CacheDir == "" {
+		return func() {}
+	}
+	dir := filepath.Join(l.opts.CacheDir, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, sha+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
 }
 
 // New returns a Loader; with opts.CacheDir set it creates the cache folder.

@@ -30,9 +30,16 @@ type Config struct {
 	Instances   int               // the most live instances; at least 1
 	MemoryLimit int64             // linear memory cap per instance in bytes; 0 for wazero's 4 GiB
 	Env         map[string]string // WASI environment variables (os.Getenv in the guest)
+	Dirs        []Dir             // host folders the guest may open; none by default
 	// InitTimeout bounds an instance's initialization (the guest's runtime
 	// start and package init functions); 0 means 10 seconds.
 	InitTimeout time.Duration
+}
+
+// Dir grants a guest access to a host folder, mounted at Guest.
+type Dir struct {
+	Guest, Host string
+	Writable    bool
 }
 
 // Plugin is a loaded, validated module with its pool of instances.
@@ -108,7 +115,9 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("host functions: %w", err)
 	}
 	start := time.Now()
+	unlock := l.lockCompile(p.SHA256)
 	p.compiled, err = p.rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm)
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
@@ -129,7 +138,15 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	for _, k := range sortedKeys(cfg.Env) {
 		p.modCfg = p.modCfg.WithEnv(k, cfg.Env[k])
 	}
+	if len(cfg.Dirs) > 0 {
+		fs, err := fsConfig(cfg.Dirs)
+		if err != nil {
+			return nil, err
+		}
+		p.modCfg = p.modCfg.WithFSConfig(fs)
+	}
 	p.pool = newPool(cfg.Instances, p.newInstance, func() { p.rt.Close(context.Background()) })
+	p.pool.total = &l.live
 
 	start = time.Now()
 	inst, err := p.newInstance(ctx)
@@ -146,12 +163,34 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.pool.slots <- struct{}{}
 	p.pool.created.Add(1)
 	p.pool.live.Add(1)
+	l.live.Add(1)
 	p.pool.maxLive.Store(1)
 	p.pool.idle <- inst
 	ok = true
 	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
 	return p, nil
+}
+
+// fsConfig mounts the granted folders; without grants a guest has no file
+// system at all (wazero's default).
+func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
+	fs := wazero.NewFSConfig()
+	for _, d := range dirs {
+		st, err := os.Stat(d.Host)
+		if err != nil {
+			return nil, fmt.Errorf("dirs: %s = %s: %w", d.Guest, d.Host, unwrapPathError(err))
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("dirs: %s = %s: not a folder", d.Guest, d.Host)
+		}
+		if d.Writable {
+			fs = fs.WithDirMount(d.Host, d.Guest)
+		} else {
+			fs = fs.WithReadOnlyDirMount(d.Host, d.Guest)
+		}
+	}
+	return fs, nil
 }
 
 func unwrapPathError(err error) error {
@@ -282,8 +321,12 @@ func sortedKeys(m map[string]string) []string {
 func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 	inst, err := p.pool.acquire(ctx)
 	if err != nil {
-		p.countCtxError(err)
-		return err
+		if err != ErrTimeout && err != ErrCanceled && err != ErrClosed {
+			// A new instance failed to initialize: the guest's fault.
+			p.traps.Add(1)
+			p.log.Error("cannot create an instance", "error", err)
+		}
+		return p.countCtxError(err)
 	}
 	p.requests.Add(1)
 	inst.ex, inst.ctx = ex, ctx

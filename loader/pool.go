@@ -19,7 +19,8 @@ type pool struct {
 	done   chan struct{} // closed by close: no new acquisitions
 	once   sync.Once
 	mu     sync.Mutex
-	onIdle func() // called once, when closed and the last instance is gone
+	onIdle func()        // called once, when closed and the last instance is gone
+	total  *atomic.Int64 // live instances of every plugin of the loader
 
 	live, busy, maxLive                        atomic.Int64
 	created, reused, discarded, retired, waits atomic.Int64
@@ -77,6 +78,7 @@ func (p *pool) createInSlot(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	p.created.Add(1)
+	p.total.Add(1)
 	n := p.live.Add(1)
 	for m := p.maxLive.Load(); n > m && !p.maxLive.CompareAndSwap(m, n); m = p.maxLive.Load() {
 	}
@@ -119,6 +121,7 @@ func (p *pool) discard(inst *instance) {
 func (p *pool) drop(inst *instance) {
 	inst.close()
 	p.live.Add(-1)
+	p.total.Add(-1)
 	<-p.slots
 	p.checkEmpty()
 }

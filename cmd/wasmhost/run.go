@@ -165,7 +165,14 @@ func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
 			return exitOK
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				log.Warn("SIGHUP: reloading is not available in this version; restart the process to apply changes")
+				if site.Server.TLS != nil {
+					if err := srv.ReloadTLS(); err != nil {
+						log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
+					} else {
+						log.Info("SIGHUP: TLS certificate reloaded")
+					}
+				}
+				log.Warn("SIGHUP: reloading site.hcl and plugins is not available in this version; restart the process to apply them")
 				continue
 			}
 			log.Info("stopping: finishing requests in flight", "signal", sig.String(), "timeout", site.Server.ShutdownTimeout)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +20,7 @@ type Options struct {
 	PkgDir         string // the handler package folder
 	Output         string // "" → PkgDir/<base name of PkgDir>.wasm
 	TinyGo         bool
+	LDFlags        string    // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
 	Stdout, Stderr io.Writer // compiler output goes here
 }
 
@@ -53,6 +55,11 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
+	// Build next to the target and rename over it: a server watching the
+	// file (autoreload) then sees one complete new module, never a
+	// half-written one.
+	tmpOut := filepath.Join(filepath.Dir(absOut), "."+filepath.Base(absOut)+".building-"+strconv.Itoa(os.Getpid()))
+	defer os.Remove(tmpOut)
 
 	var cmd *exec.Cmd
 	if opt.TinyGo {
@@ -60,14 +67,18 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("build %s: tinygo not found in PATH: %s", opt.PkgDir, tinygoHelp)
 		}
-		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-o", absOut, ".")
+		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-o", tmpOut, ".")
 		cmd.Env = os.Environ()
 	} else {
 		goTool, err := exec.LookPath("go")
 		if err != nil {
 			return "", fmt.Errorf("build %s: the go command was not found in PATH; install Go 1.24 or later (https://go.dev/dl/)", opt.PkgDir)
 		}
-		cmd = exec.CommandContext(ctx, goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", absOut, ".")
+		args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut}
+		if opt.LDFlags != "" {
+			args = append(args, "-ldflags", opt.LDFlags)
+		}
+		cmd = exec.CommandContext(ctx, goTool, append(args, ".")...)
 		// Later entries win, so these override whatever the user's
 		// environment says.
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
@@ -79,6 +90,9 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
 		}
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+	if err := os.Rename(tmpOut, absOut); err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"path"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
 		{Name: "max_body_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
+		{Name: "max_url_length"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -39,6 +41,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		WriteTimeout:      DefaultWriteTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		MaxURLLength:      DefaultMaxURLLength,
 	}
 	if b == nil {
 		s.CompilationCache = true
@@ -103,6 +106,16 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 				d.errorf(a.Expr.Range(), "Invalid size", "server.max_header_bytes must be more than 0.")
 			} else {
 				s.MaxHeaderBytes = n
+			}
+		}
+	}
+
+	if a := attrs["max_url_length"]; a != nil {
+		if n, ok := d.size(a.Expr, "server.max_url_length"); ok {
+			if n <= 0 {
+				d.errorf(a.Expr.Range(), "Invalid size", "server.max_url_length must be more than 0.")
+			} else {
+				s.MaxURLLength = n
 			}
 		}
 	}
@@ -283,7 +296,7 @@ func (d *decoder) decodeStatic(b *hcl.Block) *Static {
 var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
-		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"},
+		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
 	},
 }
 
@@ -398,7 +411,46 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 			}
 		}
 	}
+	if a := attrs["dirs"]; a != nil {
+		p.Dirs = d.dirs(a.Expr, what)
+	}
 	return p, len(d.diags.Errs()) == before
+}
+
+// dirs decodes a plugin's directory grants: { "/guest/path" = "host/path" },
+// read-only unless the host path ends in ":rw" (":ro" is also accepted).
+func (d *decoder) dirs(expr hcl.Expression, what string) []Dir {
+	items, ok := d.strMap(expr, what+" dirs")
+	if !ok {
+		return nil
+	}
+	var out []Dir
+	seen := map[string]hcl.Range{}
+	for _, it := range items {
+		guest := it.key
+		if !strings.HasPrefix(guest, "/") || path.Clean(guest) != guest || strings.ContainsRune(guest, 0) {
+			d.errorf(it.keyRng, "Invalid directory grant",
+				"%s dirs: the guest path %q must be absolute and clean, like \"/data\".", what, guest)
+			continue
+		}
+		if prev, dup := seen[guest]; dup {
+			d.errorf(it.keyRng, "Duplicate directory grant", "%s dirs: %q is already granted at %s.", what, guest, prev)
+			continue
+		}
+		seen[guest] = it.keyRng
+		host, writable := it.val, false
+		if h, ok := strings.CutSuffix(host, ":rw"); ok {
+			host, writable = h, true
+		} else if h, ok := strings.CutSuffix(host, ":ro"); ok {
+			host = h
+		}
+		if host == "" || strings.ContainsRune(host, 0) {
+			d.errorf(it.valueRng, "Invalid directory grant", "%s dirs: %q needs a host folder.", what, guest)
+			continue
+		}
+		out = append(out, Dir{Guest: guest, Host: resolve(d.site.Dir, host), Writable: writable, Range: it.valueRng})
+	}
+	return out
 }
 
 // declared remembers who claimed something first, for "already declared at"

@@ -47,6 +47,7 @@ const (
 	DefaultWriteTimeout      = 0 // streaming responses may legitimately be long
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxURLLength      = 8 << 10
 
 	DefaultAdminListen = "127.0.0.1:9901"
 
@@ -103,6 +104,7 @@ type Server struct {
 	WriteTimeout      time.Duration  // write_timeout; 0 = none
 	IdleTimeout       time.Duration  // idle_timeout
 	MaxHeaderBytes    int64          // max_header_bytes
+	MaxURLLength      int64          // max_url_length: longer request-targets get 414
 	TLS               *TLS           // nil without a tls block
 	CompilationCache  bool           // not a setting: debug mode disables the compilation cache
 }
@@ -127,8 +129,17 @@ type Plugin struct {
 	Timeout     time.Duration     // > 0
 	MemoryLimit int64             // bytes as given, MinMemoryLimit..MaxMemoryLimit
 	Env         map[string]string // never nil
+	Dirs        []Dir             // dirs: folders the guest may open; none by default
 	Range       hcl.Range         // the plugin block's DefRange
 	PathRange   hcl.Range         // the path expression's range
+}
+
+// Dir grants a plugin access to a host folder, seen by the guest at Guest.
+type Dir struct {
+	Guest    string    // absolute path inside the guest
+	Host     string    // absolute host folder
+	Writable bool      // ":rw" in site.hcl; read-only otherwise
+	Range    hcl.Range // the host path's expression, for diagnostics
 }
 
 // ApplyDebug sets Server.Debug as the --debug flag does, and recomputes the

@@ -70,6 +70,7 @@ func defaultServer() Server {
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		MaxURLLength:      8 << 10,
 		CompilationCache:  true,
 	}
 }

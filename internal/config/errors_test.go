@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -148,5 +149,35 @@ func TestWarnings(t *testing.T) {
 	}
 	if got := FormatDiagnostics(diags); !strings.HasPrefix(got, "site.hcl:3,21-23: Warning: No trusted proxies; ") {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestDirsGrants(t *testing.T) {
+	site, diags := Parse([]byte(`plugin "p" {
+  path = "p.wasm"
+  dirs = { "/data" = "data", "/scratch" = "/var/tmp/s:rw", "/ro" = "x:ro" }
+}
+`), "/srv/site.hcl")
+	if diags.HasErrors() {
+		t.Fatal(FormatDiagnostics(diags))
+	}
+	got := map[string]Dir{}
+	for _, d := range site.Plugins[0].Dirs {
+		d.Range = hcl.Range{}
+		got[d.Guest] = d
+	}
+	want := map[string]Dir{
+		"/data":    {Guest: "/data", Host: "/srv/data"},
+		"/scratch": {Guest: "/scratch", Host: "/var/tmp/s", Writable: true},
+		"/ro":      {Guest: "/ro", Host: "/srv/x"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("dirs = %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{`{ "data" = "x" }`, `{ "/a/../b" = "x" }`, `{ "/a" = ":rw" }`} {
+		_, diags := Parse([]byte("plugin \"p\" {\n  path = \"p.wasm\"\n  dirs = "+bad+"\n}\n"), "site.hcl")
+		if !diags.HasErrors() || diags.Errs()[0].(*hcl.Diagnostic).Subject.Start.Line != 3 {
+			t.Errorf("dirs = %s: want an error at line 3, got %s", bad, FormatDiagnostics(diags))
+		}
 	}
 }

@@ -9,6 +9,8 @@ package testutil
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,4 +90,49 @@ func CacheDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// PluginVariant builds the handler package in dir with -ldflags ldflags
+// (e.g. "-X main.version=2") to a file of its own, once per test process,
+// and returns its path: two variants of one plugin for swap tests.
+func PluginVariant(t testing.TB, dir, ldflags string) string {
+	t.Helper()
+	key := dir + "\x00" + ldflags
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built[key]; ok {
+		return p
+	}
+	sum := sha256.Sum256([]byte(key))
+	outDir := filepath.Join(os.TempDir(), "wasmhost-test-variants")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(outDir, hex.EncodeToString(sum[:8])+".wasm")
+	unlock := lockFile(t, out+".lock")
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := build.Build(ctx, build.Options{PkgDir: filepath.Join(Root(), dir), Output: out, LDFlags: ldflags, Stderr: os.Stderr}); err != nil {
+		t.Fatalf("build plugin %s (%s): %v", dir, ldflags, err)
+	}
+	built[key] = out
+	return out
+}
+
+// CopyFile writes src's content to dst by writing a temporary file next
+// to dst and renaming it over dst, the way deploy tools replace a file.
+func CopyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,200 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+// Hot swap. A plugin's new version is compiled, validated and given one
+// initialized instance (loader.Load) off the request path; only then does
+// one atomic store make new requests use it. Requests in flight finish on
+// the old version, whose pool closes its instances as they come back and
+// closes its runtime after the last. A version that fails to load is never
+// switched to: the old one keeps serving, and the error is kept for /status.
+
+// watchDebounce is how long a file must be quiet before it is reloaded:
+// long enough to let a build or a copy finish, short enough to feel instant.
+const watchDebounce = 50 * time.Millisecond
+
+// SwapResult says what a reload of one plugin did.
+type SwapResult struct {
+	Plugin  string `json:"plugin"`
+	Version string `json:"version"` // serving now
+	Swapped bool   `json:"swapped"` // false when the file was unchanged or the new version was refused
+	Error   string `json:"error,omitempty"`
+	TookMS  int64  `json:"took_ms"`
+}
+
+// ReloadPlugin rereads a plugin's file and swaps it in if it changed.
+func (s *Server) ReloadPlugin(name string) (SwapResult, error) {
+	mp := s.state.Load().plugin(name)
+	if mp == nil {
+		return SwapResult{Plugin: name}, fmt.Errorf("no plugin named %q", name)
+	}
+	return s.swap(mp, "reload requested"), nil
+}
+
+// swap loads the plugin's file again and, if its content changed and it
+// loads, makes it the serving version.
+func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
+	mp.swapMu.Lock()
+	defer mp.swapMu.Unlock()
+	start := time.Now()
+	old := mp.current.Load()
+	res := SwapResult{Plugin: mp.cfg.Name, Version: old.plugin.Version}
+	sum, err := fileSHA256(mp.cfg.Path)
+	if err == nil && sum == old.plugin.SHA256 {
+		return res // rewritten or touched with the same bytes: nothing to do
+	}
+	var lp *loader.Plugin
+	if err == nil {
+		lp, err = s.loader.Load(context.Background(), LoaderConfig(mp.cfg))
+	} else {
+		err = &loader.LoadError{Plugin: mp.cfg.Name, Path: mp.cfg.Path, Err: err}
+	}
+	res.TookMS = time.Since(start).Milliseconds()
+	if err != nil {
+		msg := err.Error()
+		mp.lastError.Store(&msg)
+		mp.swapFailures.Add(1)
+		res.Error = msg
+		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.plugin.Version)
+		return res
+	}
+	mp.current.Store(s.wrap(mp, lp))
+	old.plugin.Close() // drains: requests in flight finish on it
+	mp.lastError.Store(nil)
+	mp.swaps.Add(1)
+	res.Version, res.Swapped = lp.Version, true
+	mp.log.Info("swapped", "reason", reason, "from", old.plugin.Version, "to", lp.Version,
+		"took", time.Since(start).Round(time.Millisecond))
+	return res
+}
+
+func fileSHA256(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Reload applies a new site: plugins whose blocks did not change stay as
+// they are (but are swapped if their file changed), others are loaded,
+// removed ones are closed once drained, and routes and static settings take
+// effect at once. If any plugin fails to load, nothing changes and the
+// error says why. Settings of the listeners (listen, tls, timeouts of the
+// HTTP server) need a restart; Reload logs which ones changed.
+func (s *Server) Reload(ctx context.Context, site *config.Site) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	prev := s.state.Load()
+	st, err := s.newState(ctx, site, prev)
+	if err != nil {
+		s.log.Error("reload refused; the running site is unchanged", "error", err)
+		return err
+	}
+	kept := map[*mountedPlugin]bool{}
+	for _, mp := range st.plugins {
+		kept[mp] = true
+	}
+	s.state.Store(st)
+	for _, mp := range prev.plugins {
+		if !kept[mp] {
+			mp.current.Load().plugin.Close()
+		}
+	}
+	if prev.static != nil && prev.static != st.static {
+		prev.static.Close()
+	}
+	for _, mp := range st.plugins {
+		if prev.plugin(mp.cfg.Name) == mp {
+			s.swap(mp, "reload") // a reload rereads every plugin: a changed file is picked up
+		}
+	}
+	s.syncWatches(st)
+	if restartNeeded(prev.site.Server, site.Server) {
+		s.log.Warn("site.hcl changed server settings that apply only at start (listen, tls, processes, HTTP timeouts); restart to apply them")
+	}
+	s.log.Info("site reloaded", "site", site.File, "plugins", len(st.plugins))
+	return nil
+}
+
+func restartNeeded(a, b config.Server) bool {
+	return fmt.Sprint(a.Listen, a.TLS != nil, a.Processes, a.ReusePort, a.ReadHeaderTimeout, a.ReadTimeout, a.WriteTimeout, a.IdleTimeout, a.MaxHeaderBytes) !=
+		fmt.Sprint(b.Listen, b.TLS != nil, b.Processes, b.ReusePort, b.ReadHeaderTimeout, b.ReadTimeout, b.WriteTimeout, b.IdleTimeout, b.MaxHeaderBytes)
+}
+
+// startWatching watches every plugin's file (autoreload).
+func (s *Server) startWatching() error {
+	w, err := loader.NewWatcher(s.log.Named("watch"), watchDebounce)
+	if err != nil {
+		return fmt.Errorf("autoreload: %w", err)
+	}
+	s.watcher = w
+	s.watched = map[string]bool{}
+	s.syncWatches(s.state.Load())
+	return nil
+}
+
+// syncWatches watches the files of st's plugins and stops watching files
+// no plugin uses any more. Several plugins may share one file.
+func (s *Server) syncWatches(st *siteState) {
+	if s.watcher == nil {
+		return
+	}
+	want := map[string]bool{}
+	for _, mp := range st.plugins {
+		want[mp.cfg.Path] = true
+	}
+	for path := range s.watched {
+		if !want[path] {
+			s.watcher.Unwatch(path)
+			delete(s.watched, path)
+		}
+	}
+	for path := range want {
+		if s.watched[path] {
+			continue
+		}
+		if err := s.watcher.Watch(path, func() { s.fileChanged(path) }); err != nil {
+			s.log.Warn("cannot watch a plugin's file; autoreload is off for it", "path", path, "error", err)
+			continue
+		}
+		s.watched[path] = true
+	}
+}
+
+func (s *Server) fileChanged(path string) {
+	for _, mp := range s.state.Load().plugins {
+		if mp.cfg.Path == path {
+			s.swap(mp, "file changed")
+		}
+	}
+}
+
+// WatchSite reloads the site whenever its file changes, using load to read
+// it (so command-line overrides still apply). Debug mode uses it; a broken
+// file is reported and ignored, like a broken module.
+func (s *Server) WatchSite(path string, load func() (*config.Site, error)) error {
+	if s.watcher == nil {
+		return errors.New("WatchSite needs autoreload")
+	}
+	return s.watcher.Watch(path, func() {
+		site, err := load()
+		if err != nil {
+			s.log.Error("site.hcl changed but is invalid; the running site is unchanged", "error", err)
+			return
+		}
+		s.Reload(context.Background(), site)
+	})
+}

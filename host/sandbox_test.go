@@ -1,0 +1,284 @@
+package host_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Each test here removes one limit in the mind of the reader: the
+// assertion is what would fail if the limit were not enforced.
+
+func TestLoopingGuestIsStopped(t *testing.T) {
+	s := startSite(t, `
+plugin "loop" {
+  path      = "{{loop}}"
+  mount     = "/loop"
+  timeout   = "200ms"
+  instances = 64
+}
+plugin "hello" {
+  path      = "{{hello}}"
+  instances = 4
+}`)
+	start := time.Now()
+	resp, _ := s.get(t, "/loop")
+	took := time.Since(start)
+	t.Logf("a looping guest with timeout 200ms answered %d after %v", resp.StatusCode, took)
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("looping guest: status %d, want 504", resp.StatusCode)
+	}
+	if took > 5*time.Second {
+		t.Errorf("looping guest took %v to be stopped (timeout 200ms)", took)
+	}
+
+	// 50 loops at once, while hello keeps answering.
+	baseline := medianLatency(t, s, "/", 20)
+	var wg sync.WaitGroup
+	codes := make(chan int, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(s.base + "/loop")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	loaded := medianLatency(t, s, "/", 10)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusGatewayTimeout {
+			t.Errorf("one of 50 parallel loops answered %d, want 504", c)
+		}
+	}
+	t.Logf("hello median latency: %v alone, %v beside 50 looping guests", baseline, loaded)
+	if loaded > 2*time.Second {
+		t.Errorf("hello took %v beside looping guests: they must not starve the server", loaded)
+	}
+	st := s.srv.Plugin("loop").Stats()
+	if st.Timeouts != 51 || st.Live != 0 {
+		t.Errorf("loop stats %+v: want 51 timeouts and no instance left alive (each stopped one is discarded)", st)
+	}
+
+	// Looping after the status line: the client must see a broken response.
+	resp, err := http.Get(s.base + "/loop?after=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Errorf("loop after flush: body %q ended cleanly; want a broken response", b)
+	}
+}
+
+func medianLatency(t *testing.T, s *site, path string, n int) time.Duration {
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		resp, body := s.get(t, path)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %q", path, resp.StatusCode, body)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func rss(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+func TestMemoryLimitHolds(t *testing.T) {
+	s := startSite(t, `plugin "alloc" {
+  path         = "{{alloc}}"
+  memory_limit = "32MB"
+  instances    = 2
+}`)
+	before := rss(t)
+	for i := 0; i < 5; i++ {
+		resp, _ := s.get(t, "/?bomb=1")
+		if resp.StatusCode != 500 {
+			t.Fatalf("memory bomb %d: status %d, want 500", i, resp.StatusCode)
+		}
+	}
+	after := rss(t)
+	t.Logf("host RSS: %d MiB before five 32MB memory bombs, %d MiB after", before>>20, after>>20)
+	// Each bomb can make its instance grow to 32 MiB before it traps; the
+	// instance is then discarded. 128 MiB is four bombs' worth held at once.
+	if after-before > 128<<20 {
+		t.Errorf("host RSS grew by %d MiB over five 32MB bombs", (after-before)>>20)
+	}
+	st := s.srv.Plugin("alloc").Stats()
+	if st.MemoryHighWater > 32<<20 {
+		t.Errorf("an instance reached %d MiB, over its 32MB limit", st.MemoryHighWater>>20)
+	}
+	if st.Traps != 5 {
+		t.Errorf("%d traps counted, want 5", st.Traps)
+	}
+	if resp, body := s.get(t, "/"); resp.StatusCode != 200 || body != "fine\n" {
+		t.Errorf("after the bombs: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(s.logs.String(), "out of memory") {
+		t.Errorf("the log should say the guest ran out of memory")
+	}
+}
+
+func TestBadPointersTrapOnlyTheirInstance(t *testing.T) {
+	s := startSite(t, `plugin "badptr" { path = "{{badptr}}" }`)
+	cases := []string{"write", "read", "environ", "header", "headerlen", "log", "static"}
+	for _, c := range cases {
+		resp, body := s.get(t, "/?case="+c)
+		if resp.StatusCode != 500 || strings.Contains(body, "did not trap") {
+			t.Errorf("case %s: %d %q, want 500 from a trap", c, resp.StatusCode, body)
+		}
+	}
+	st := s.srv.Plugin("badptr").Stats()
+	if st.Traps != int64(len(cases)) || st.Discarded != int64(len(cases)) {
+		t.Errorf("stats %+v: want %d traps and as many discarded instances", st, len(cases))
+	}
+	if resp, body := s.get(t, "/"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Errorf("after the traps: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(s.logs.String(), "wasmhost ABI violation") {
+		t.Errorf("the log should name the ABI violation")
+	}
+}
+
+func TestHugeResponseStreamsAndStopsWithTheClient(t *testing.T) {
+	s := startSite(t, `plugin "bigbody" {
+  path    = "{{bigbody}}"
+  timeout = "60s"
+}`)
+	before := rss(t)
+	resp, err := http.Get(s.base + "/?mb=4096")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.CopyN(io.Discard, resp.Body, 64<<20)
+	if err != nil || n != 64<<20 {
+		t.Fatalf("read %d bytes of a 4 GiB response: %v", n, err)
+	}
+	resp.Body.Close() // the client goes away after 64 MiB
+	deadline := time.Now().Add(10 * time.Second)
+	for s.srv.Plugin("bigbody").Stats().Busy != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := s.srv.Plugin("bigbody").Stats()
+	if st.Busy != 0 {
+		t.Fatalf("the guest still runs 10s after its client left")
+	}
+	if grown := rss(t) - before; grown > 64<<20 {
+		t.Errorf("host RSS grew by %d MiB streaming 64 MiB: the response was buffered", grown>>20)
+	}
+	if resp, body := s.get(t, "/?mb=1"); resp.StatusCode != 200 || len(body) != 1<<20 {
+		t.Errorf("after the client left: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+func TestRequestLimits(t *testing.T) {
+	s := startSite(t, `server {
+  max_url_length      = "1KB"
+  max_header_bytes    = "4KB"
+  read_header_timeout = "500ms"
+}
+plugin "hello" { path = "{{hello}}" }`)
+	resp, _ := s.get(t, "/?q="+strings.Repeat("a", 2000))
+	if resp.StatusCode != http.StatusRequestURITooLong {
+		t.Errorf("2 KB URL over a 1KB limit: %d, want 414", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", s.base+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("b", 20000))
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("20 KB of headers over a 4KB limit: %d, want 431", r2.StatusCode)
+	}
+
+	// Slowloris: a client that never finishes its headers is cut off.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, conn) // returns when the server closes the connection
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a client stuck in its headers kept the connection for %v (read_header_timeout 500ms)", took)
+	}
+}
+
+func TestCapabilitiesAreOptIn(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "hello.txt"), []byte("granted\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("secret\n"), 0o644)
+	t.Setenv("WASMHOST_TEST_SECRET", "host-secret")
+	s := startSite(t, `
+plugin "none" {
+  path  = "{{fsread}}"
+  mount = "/none"
+}
+plugin "granted" {
+  path  = "{{fsread}}"
+  mount = "/granted"
+  dirs  = { "/data" = "`+data+`" }
+  env   = { VISIBLE = "yes" }
+}`)
+	if resp, body := s.get(t, "/none?path=/data/hello.txt"); resp.StatusCode != 403 {
+		t.Errorf("no grant: reading a file gave %d %q, want 403", resp.StatusCode, body)
+	}
+	if resp, body := s.get(t, "/none?path="+filepath.Join(dir, "secret.txt")); resp.StatusCode != 403 {
+		t.Errorf("no grant: reading a host path gave %d %q, want 403", resp.StatusCode, body)
+	}
+	if resp, body := s.get(t, "/granted?path=/data/hello.txt"); resp.StatusCode != 200 || body != "granted\n" {
+		t.Errorf("granted dir: %d %q, want the file", resp.StatusCode, body)
+	}
+	if resp, body := s.get(t, "/granted?path=/data/../secret.txt"); resp.StatusCode != 403 {
+		t.Errorf("escaping the granted dir: %d %q, want 403", resp.StatusCode, body)
+	}
+	if resp, body := s.get(t, "/granted?write=/data/new.txt"); resp.StatusCode != 403 {
+		t.Errorf("writing to a read-only grant: %d %q, want 403", resp.StatusCode, body)
+	}
+	_, env := s.get(t, "/granted?env=1")
+	if strings.Contains(env, "WASMHOST_TEST_SECRET") || !strings.Contains(env, "VISIBLE=yes") {
+		t.Errorf("guest environment %q: want the plugin's env only, none of the host's", env)
+	}
+}

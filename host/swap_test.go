@@ -1,0 +1,329 @@
+package host_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/testutil"
+)
+
+// versions builds two variants of the version plugin and puts the first
+// where a site will load it; it returns the live path and both builds.
+func versions(t testing.TB) (live, v1, v2 string) {
+	v1 = testutil.PluginVariant(t, "plugins/testplugins/version", "-X main.version=one")
+	v2 = testutil.PluginVariant(t, "plugins/testplugins/version", "-X main.version=two")
+	live = filepath.Join(t.TempDir(), "live.wasm")
+	testutil.CopyFile(t, v1, live)
+	return live, v1, v2
+}
+
+// versionOf reads a version plugin's response: "" and an error if the
+// request failed or the three chunks disagree.
+func versionOf(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("status %d: %q", resp.StatusCode, b)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 3 || lines[0] != lines[1] || lines[1] != lines[2] || !strings.HasPrefix(lines[0], "version ") {
+		return "", fmt.Errorf("mixed or malformed response %q", b)
+	}
+	return strings.TrimPrefix(lines[0], "version "), nil
+}
+
+// load runs n clients against url until stop is closed, counting failures
+// and which versions answered.
+type load struct {
+	failed, ok atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	seen       map[string]int
+	wg         sync.WaitGroup
+	stop       chan struct{}
+}
+
+func startLoad(url string, n int) *load {
+	l := &load{seen: map[string]int{}, stop: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{}}
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				v, err := versionOf(client, url)
+				l.mu.Lock()
+				if err != nil {
+					l.failed.Add(1)
+					if len(l.errs) < 5 {
+						l.errs = append(l.errs, err.Error())
+					}
+				} else {
+					l.ok.Add(1)
+					l.seen[v]++
+				}
+				l.mu.Unlock()
+				time.Sleep(time.Millisecond) // continuous, but leave the swap some CPU on 2 cores
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) finish(t *testing.T) {
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("load: %d requests succeeded, %d failed; versions seen %v", l.ok.Load(), l.failed.Load(), l.seen)
+	if l.failed.Load() > 0 {
+		t.Errorf("%d requests failed under swaps, want 0: %v", l.failed.Load(), l.errs)
+	}
+}
+
+// waitVersion polls until url answers version want; it returns how long
+// that took, or fails the test after limit.
+func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Duration {
+	client := &http.Client{Timeout: 5 * time.Second}
+	start := time.Now()
+	for time.Since(start) < limit {
+		if v, err := versionOf(client, url); err == nil && v == want {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("version %s not served within %v", want, limit)
+	return 0
+}
+
+func TestHotSwapUnderLoad(t *testing.T) {
+	live, v1, v2 := versions(t)
+	s := startSiteLogging(t, `plugin "v" {
+  path      = "`+live+`"
+  instances = 8
+}`, hclog.Info)
+	waitVersion(t, s.base+"/", "one", time.Second)
+	steady := s.loader.LiveInstances()
+	l := startLoad(s.base+"/", 16)
+	var lat []time.Duration
+	var cold time.Duration
+	const swaps = 50
+	for i := 0; i < swaps; i++ {
+		src, want := v2, "two"
+		if i%2 == 1 {
+			src, want = v1, "one"
+		}
+		if i%4 < 2 {
+			testutil.CopyFile(t, src, live) // rename over
+		} else {
+			b, _ := os.ReadFile(src)
+			os.WriteFile(live, b, 0o644) // write in place
+		}
+		d := waitVersion(t, s.base+"/", want, 5*time.Second)
+		if i == 0 {
+			// The first swap to build two is the only one that compiles:
+			// every later one finds its machine code in the cache.
+			cold = d
+			continue
+		}
+		lat = append(lat, d)
+	}
+	l.finish(t)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("swap visible after (file write → first response of the new version, under 16 connections): first swap, compiling: %v; the other %d: median %v, p90 %v, max %v",
+		cold, len(lat), lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+	if lat[len(lat)-1] > time.Second {
+		t.Errorf("a swap took %v to become visible, want at most 1s", lat[len(lat)-1])
+	}
+	if cold > 3*time.Second {
+		t.Errorf("the swap that compiled took %v to become visible", cold)
+	}
+	if l.seen["one"] == 0 || l.seen["two"] == 0 {
+		t.Errorf("responses did not switch versions: %v", l.seen)
+	}
+	if got := s.srv.Status().Plugins[0].Swaps; got != swaps {
+		t.Errorf("/status counts %d swaps, want %d", got, swaps)
+	}
+	// Old versions drain and close: the instance count returns to where
+	// one version's pool keeps it.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.loader.LiveInstances() > 8 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := s.loader.LiveInstances(); n > 8 {
+		t.Errorf("%d instances alive after %d swaps; one version's pool holds at most 8 (steady state before: %d)", n, swaps, steady)
+	}
+}
+
+func TestCorruptModuleKeepsTheOldVersion(t *testing.T) {
+	live, _, v2 := versions(t)
+	s := startSite(t, `plugin "v" { path = "`+live+`" }`)
+	good, _ := os.ReadFile(live)
+	l := startLoad(s.base+"/", 8)
+	os.WriteFile(live, good[:len(good)/3], 0o644) // a truncated copy
+	deadline := time.Now().Add(5 * time.Second)
+	var st string
+	for time.Now().Before(deadline) {
+		if st = s.srv.Status().Plugins[0].LastError; st != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(st, `plugin "v"`) || !strings.Contains(st, "compile") {
+		t.Errorf("/status last_error = %q, want the compile error naming the plugin", st)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	if v, err := versionOf(client, s.base+"/"); v != "one" || err != nil {
+		t.Errorf("after a corrupt write: version %q (%v), want the old one", v, err)
+	}
+	testutil.CopyFile(t, v2, live)
+	waitVersion(t, s.base+"/", "two", 2*time.Second)
+	l.finish(t)
+	if st := s.srv.Status().Plugins[0].LastError; st != "" {
+		t.Errorf("last_error %q stays after a good version loaded", st)
+	}
+	if !strings.Contains(s.logs.String(), "new version refused; the old one keeps serving") {
+		t.Errorf("the refusal is not in the log")
+	}
+}
+
+func TestSlowRequestFinishesOnTheOldVersion(t *testing.T) {
+	live, _, v2 := versions(t)
+	s := startSite(t, `plugin "v" { path = "`+live+`" }`)
+	got := make(chan string, 1)
+	go func() {
+		v, err := versionOf(&http.Client{Timeout: 10 * time.Second}, s.base+"/?ms=2000")
+		if err != nil {
+			v = err.Error()
+		}
+		got <- v
+	}()
+	time.Sleep(300 * time.Millisecond) // the slow request is in its guest now
+	testutil.CopyFile(t, v2, live)
+	waitVersion(t, s.base+"/", "two", 2*time.Second)
+	if v := <-got; v != "one" {
+		t.Errorf("the slow request in flight during the swap got %q, want the old version's body", v)
+	}
+}
+
+func TestAdminReloadEndpoint(t *testing.T) {
+	live, _, v2 := versions(t)
+	s := startSite(t, `server { autoreload = false }
+plugin "v" { path = "`+live+`" }`)
+	admin := httptestServer(t, s.srv.AdminHandler())
+	testutil.CopyFile(t, v2, live)
+	time.Sleep(300 * time.Millisecond)
+	if v, _ := versionOf(http.DefaultClient, s.base+"/"); v != "one" {
+		t.Fatalf("autoreload = false still swapped (serving %q)", v)
+	}
+	resp, err := http.Post(admin+"/plugins/v/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Swapped bool
+		Version string
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !res.Swapped {
+		t.Errorf("POST /plugins/v/reload: %d %+v", resp.StatusCode, res)
+	}
+	if v, _ := versionOf(http.DefaultClient, s.base+"/"); v != "two" {
+		t.Errorf("after the reload: %q, want two", v)
+	}
+	resp, _ = http.Post(admin+"/plugins/nope/reload", "", nil)
+	if resp.StatusCode != 404 {
+		t.Errorf("reload of an unknown plugin: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestSiteReloadInPlace(t *testing.T) {
+	dir := t.TempDir()
+	sitePath := filepath.Join(dir, "site.hcl")
+	hello := testutil.Plugin(t, "plugins/examples/hello")
+	environ := testutil.Plugin(t, "plugins/examples/environ")
+	write := func(text string) { os.WriteFile(sitePath, []byte(text), 0o644) }
+	write(`plugin "hello" { path = "` + hello + `" }`)
+	s := startSite(t, `plugin "hello" { path = "`+hello+`" }`)
+	load := func() (*config.Site, error) {
+		site, diags := config.Load(sitePath)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("%s", config.FormatDiagnostics(diags))
+		}
+		return site, nil
+	}
+	if err := s.srv.WatchSite(sitePath, load); err != nil {
+		t.Fatal(err)
+	}
+	helloBefore := s.srv.Plugin("hello")
+	write(`plugin "hello" { path = "` + hello + `" }
+plugin "environ" {
+  path  = "` + environ + `"
+  mount = "/env"
+}`)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.srv.Plugin("environ") == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, body := s.get(t, "/env/x"); !strings.Contains(body, "PATH_INFO: /x\n") {
+		t.Errorf("the new route does not serve environ: %q", body)
+	}
+	if s.srv.Plugin("hello") != helloBefore {
+		t.Errorf("an unchanged plugin was reloaded along with the site")
+	}
+	write("plugin \"hello\" {\n  path = \n}\n") // broken
+	time.Sleep(500 * time.Millisecond)
+	if !strings.Contains(s.logs.String(), "site.hcl changed but is invalid") {
+		t.Errorf("a broken site.hcl is not reported")
+	}
+	if _, body := s.get(t, "/env/y"); !strings.Contains(body, "PATH_INFO: /y\n") {
+		t.Errorf("after a broken site.hcl the old routes should still serve: %q", body)
+	}
+}
+
+func TestServeTracebackOnlyWhenOn(t *testing.T) {
+	off := startSite(t, `plugin "panic" { path = "{{panic}}" }`)
+	_, body := off.get(t, "/?panic=secret")
+	if strings.Contains(body, "secret") || strings.Contains(body, "main.init") {
+		t.Errorf("without serve_traceback the page shows internals: %q", body)
+	}
+	on := startSite(t, `server { serve_traceback = true }
+plugin "panic" { path = "{{panic}}" }`)
+	req, _ := http.NewRequest("GET", on.base+"/?panic=<shown>", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.StatusCode != 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page, "deliberate panic: &lt;shown&gt;") || !strings.Contains(page, "main.init") {
+		t.Errorf("HTML traceback page: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+}

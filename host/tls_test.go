@@ -1,0 +1,139 @@
+package host_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 with the given
+// serial number to cert.pem and key.pem in dir.
+func writeCert(t *testing.T, dir string, serial int64) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "wasmhost test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
+
+func TestTLSAndHTTP2(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	s := startSite(t, `server {
+  tls {
+    cert = "`+dir+`/cert.pem"
+    key  = "`+dir+`/key.pem"
+  }
+}
+plugin "environ" { path = "{{environ}}" }
+plugin "stream" {
+  path  = "{{stream}}"
+  mount = "/stream"
+}`)
+	base := strings.Replace(s.base, "http://", "https://", 1)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	resp, err := client.Get(base + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("negotiated %s, want HTTP/2", resp.Proto)
+	}
+	for _, want := range []string{"wasmhost.url_scheme: https\n", "SERVER_PROTOCOL: HTTP/2.0\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("environ over TLS lacks %q:\n%s", want, b)
+		}
+	}
+
+	// A flushed response streams over HTTP/2: five DATA frames, spread in time.
+	resp, err = client.Get(base + "/stream?n=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arrivals []time.Time
+	buf := make([]byte, 4096)
+	var body strings.Builder
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			arrivals = append(arrivals, time.Now())
+			body.Write(buf[:n])
+		}
+		if err != nil {
+			break
+		}
+	}
+	resp.Body.Close()
+	if body.String() != "chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n" || len(arrivals) < 5 {
+		t.Errorf("h2 stream: %d reads of %q, want 5 chunks in separate reads", len(arrivals), body.String())
+	} else if span := arrivals[len(arrivals)-1].Sub(arrivals[0]); span < 150*time.Millisecond {
+		t.Errorf("h2 stream arrived within %v; a streamed response spreads over ~200ms", span)
+	}
+
+	// curl, as a user would check it.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version}", base+"/").Output()
+		if err != nil || string(out) != "2" {
+			t.Errorf("curl --http2: version %q, %v", out, err)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Errorf("curl is not installed (CI installs it)")
+	}
+
+	// HUP rereads the certificate: new connections get the new one.
+	writeCert(t, dir, 2)
+	if err := s.srv.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	conn.Close()
+	if serial != 2 {
+		t.Errorf("after ReloadTLS the server presents certificate %d, want 2", serial)
+	}
+	os.WriteFile(filepath.Join(dir, "cert.pem"), []byte("garbage"), 0o644)
+	if err := s.srv.ReloadTLS(); err == nil {
+		t.Errorf("reloading a broken certificate succeeded")
+	}
+	if _, err := client.Get(base + "/x"); err != nil {
+		t.Errorf("after a failed reload the old certificate must keep serving: %v", err)
+	}
+}

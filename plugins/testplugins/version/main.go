@@ -1,0 +1,31 @@
+// Command version answers with the version it was built with
+// (-ldflags "-X main.version=..."), in three flushed chunks, so a test can
+// tell which build served a request and that no response mixes two.
+// ?ms=N sleeps N milliseconds between the first chunk and the rest.
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wasmhost/wasmhost/sdk"
+)
+
+var version = "dev"
+
+func init() {
+	sdk.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		line := []byte("version " + version + "\n")
+		w.Write(line)
+		w.(http.Flusher).Flush()
+		if ms, _ := strconv.Atoi(r.URL.Query().Get("ms")); ms > 0 {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+		w.Write(line)
+		w.(http.Flusher).Flush()
+		w.Write(line)
+	}))
+}
+
+func main() {}
