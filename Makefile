@@ -1,7 +1,7 @@
 # wasmhost: `make run` serves the example site, `make test` runs every test.
 GO       ?= go
 BIN      := bin/wasmhost
-EXAMPLES := hello environ echo stream
+EXAMPLES := hello environ echo stream site
 SITE     ?= plugins/examples/site.hcl
 
 .PHONY: all build plugins run check test fuzz vet fmt-check bench clean
@@ -38,6 +38,7 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(FUZZTIME) ./internal/xheaders
 	$(GO) test -run '^$$' -fuzz '^FuzzHostFunctions$$' -fuzztime $(FUZZTIME) ./loader
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./static
 
 bench: plugins
 	bench/hello.sh

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -36,11 +37,15 @@ func (s *Server) newStatic(st *siteState) error {
 // a plugin mounted at "/" must not shadow /static/ or /robots.txt.
 func (s *Server) serveStatic(h *static.Handler, w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
 	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		// Logged even when the handler aborts the response (a file that
+		// shrank while it was being sent), which it does by panicking.
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		s.logAccess(r, c, rec.status, rec.bytes, start, staticLabel)
+	}()
 	h.ServeHTTP(rec, r)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	s.logAccess(r, c, rec.status, rec.bytes, start, staticLabel)
 }
 
 var warnedNoStatic atomic.Bool
@@ -77,6 +82,16 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps sendfile for static files (io.Copy from an *os.File).
+func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := io.Copy(r.ResponseWriter, src)
+	r.bytes += n
 	return n, err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
+	"github.com/wasmhost/wasmhost/static"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
@@ -52,8 +54,23 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			p.Name, relPath(site, p.Path), p.Version, p.ABIMajor, p.ABIMinor, pc.Mount)
 		p.Close()
 	}
+	if st := site.Static; st != nil {
+		h, err := static.New(static.Config{Root: st.Path, URLPrefix: st.URLPrefix, HashCache: st.HashCache, RootFiles: st.RootFiles})
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: static: %v\n", fs.Arg(0), err)
+			failed++
+		} else {
+			h.Close()
+		}
+	}
+	if t := site.Server.TLS; t != nil {
+		if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+			fmt.Fprintf(stderr, "%s: tls: %v\n", fs.Arg(0), err)
+			failed++
+		}
+	}
 	if failed > 0 {
-		fmt.Fprintf(stderr, "%s: %d of %d plugins failed to load\n", fs.Arg(0), failed, len(site.Plugins))
+		fmt.Fprintf(stderr, "%s: %d problems\n", fs.Arg(0), failed)
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", fs.Arg(0))

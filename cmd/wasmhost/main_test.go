@@ -15,7 +15,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-var examples = []string{"hello", "environ", "echo", "stream"}
+var examples = []string{"hello", "environ", "echo", "stream", "site"}
 
 func buildExamples(t *testing.T) {
 	for _, name := range examples {

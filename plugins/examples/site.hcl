@@ -1,7 +1,7 @@
 # A site serving the four example plugins. Build them first, from the
 # repository's root:
 #
-#   for p in hello environ echo stream; do wasmhost build plugins/examples/$p; done
+#   for p in hello environ echo stream site; do wasmhost build plugins/examples/$p; done
 #   wasmhost run plugins/examples/site.hcl
 #
 # then try
