@@ -46,6 +46,7 @@ func (s *syncBuffer) String() string {
 type site struct {
 	srv    *host.Server
 	base   string
+	bases  []string // one per listener
 	logs   *syncBuffer
 	loader *loader.Loader
 }
@@ -93,6 +94,17 @@ func startSiteCache(t testing.TB, hcl, cacheDir string) *site {
 
 func startSiteWith(t testing.TB, hcl string, level hclog.Level, noInterruption bool, cacheDir string) *site {
 	t.Helper()
+	return startSiteN(t, hcl, level, noInterruption, cacheDir, 1)
+}
+
+// startSiteListeners serves on n loopback listeners, in listen order.
+func startSiteListeners(t testing.TB, hcl string, n int) *site {
+	t.Helper()
+	return startSiteN(t, hcl, hclog.Debug, false, testutil.CacheDir(t), n)
+}
+
+func startSiteN(t testing.TB, hcl string, level hclog.Level, noInterruption bool, cacheDir string, n int) *site {
+	t.Helper()
 	for name, dir := range plugins {
 		if strings.Contains(hcl, "{{"+name+"}}") {
 			hcl = strings.ReplaceAll(hcl, "{{"+name+"}}", testutil.Plugin(t, dir))
@@ -112,12 +124,18 @@ func startSiteWith(t testing.TB, hcl string, level hclog.Level, noInterruption b
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var lns []net.Listener
+	var bases []string
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		bases = append(bases, "http://"+ln.Addr().String())
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve([]net.Listener{ln}) }()
+	go func() { done <- srv.Serve(lns) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -128,7 +146,7 @@ func startSiteWith(t testing.TB, hcl string, level hclog.Level, noInterruption b
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &site{srv: srv, base: "http://" + ln.Addr().String(), logs: logs, loader: l}
+	return &site{srv: srv, base: bases[0], bases: bases, logs: logs, loader: l}
 }
 
 func (s *site) get(t *testing.T, path string) (*http.Response, string) {

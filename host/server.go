@@ -236,18 +236,22 @@ func (s *Server) closeState(st *siteState) {
 	}
 }
 
-// Serve accepts connections on each listener until Shutdown. It returns
-// the first error of a listener other than the one Shutdown causes.
+// Serve accepts connections on each listener until Shutdown. The listeners
+// are in the order of server.listen, whose ListenTLS says which serve TLS.
+// It returns the first error of a listener other than the one Shutdown
+// causes.
 func (s *Server) Serve(listeners []net.Listener) error {
 	errc := make(chan error, len(listeners))
-	for _, ln := range listeners {
+	listenTLS := s.state.Load().site.Server.ListenTLS
+	for i, ln := range listeners {
 		srv := s.httpServer()
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
 		s.mu.Unlock()
+		useTLS := s.cert != nil && (i >= len(listenTLS) || listenTLS[i])
 		go func(ln net.Listener) {
 			var err error
-			if s.cert != nil {
+			if useTLS {
 				srv.TLSConfig = s.cert.tlsConfig()
 				err = srv.ServeTLS(ln, "", "")
 			} else {

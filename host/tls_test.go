@@ -50,6 +50,7 @@ func TestTLSAndHTTP2(t *testing.T) {
 	dir := t.TempDir()
 	writeCert(t, dir, 1)
 	s := startSite(t, `server {
+  listen = ["https://127.0.0.1:0"]
   tls {
     cert = "`+dir+`/cert.pem"
     key  = "`+dir+`/key.pem"
@@ -136,4 +137,37 @@ plugin "stream" {
 	if _, err := client.Get(base + "/x"); err != nil {
 		t.Errorf("after a failed reload the old certificate must keep serving: %v", err)
 	}
+}
+
+func TestPlainAndTLSListeners(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	cfgText := `server {
+  listen = ["http://127.0.0.1:0", "https://127.0.0.1:0"]
+  tls {
+    cert = "` + dir + `/cert.pem"
+    key  = "` + dir + `/key.pem"
+  }
+}
+plugin "hello" { path = "{{hello}}" }`
+	s := startSiteListeners(t, cfgText, 2)
+	plain, secure := s.bases[0], strings.Replace(s.bases[1], "http://", "https://", 1)
+	if resp, body := getURL(t, http.DefaultClient, plain+"/"); resp.StatusCode != 200 || body != "Hello, world\n" || resp.TLS != nil {
+		t.Errorf("plain listener: %d %q tls=%v", resp.StatusCode, body, resp.TLS != nil)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
+	if resp, body := getURL(t, client, secure+"/"); resp.StatusCode != 200 || body != "Hello, world\n" || resp.ProtoMajor != 2 {
+		t.Errorf("TLS listener: %d %q %s", resp.StatusCode, body, resp.Proto)
+	}
+}
+
+func getURL(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
 }

@@ -45,15 +45,19 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 	}
 	if b == nil {
 		s.CompilationCache = true
+		s.ListenTLS = []bool{false}
 		return
 	}
 	content, diags := b.Body.Content(serverSchema)
 	d.diags = append(d.diags, diags...)
 	attrs := content.Attributes
 
+	var listenEntries []string
+	var listenRange hcl.Range
 	if a := attrs["listen"]; a != nil {
+		listenRange = a.Expr.Range()
 		if items, ok := d.strList(a.Expr, "server.listen", true); ok {
-			s.Listen = d.listenAddrs(items, "server.listen")
+			listenEntries = d.listenAddrs(items, "server.listen")
 		}
 	}
 	if a := attrs["processes"]; a != nil {
@@ -131,6 +135,12 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 	}
 	if tlsBlock != nil {
 		s.TLS = d.decodeTLS(tlsBlock)
+	}
+	if listenEntries == nil {
+		listenEntries = []string{DefaultListen}
+	}
+	if err := s.ApplyListen(listenEntries); err != nil {
+		d.errorf(listenRange, "Invalid listen address", "server.listen: %s.", err)
 	}
 }
 

@@ -89,7 +89,8 @@ type Site struct {
 }
 
 type Server struct {
-	Listen            []string       // listen; each host:port with a numeric port
+	Listen            []string       // listen; each host:port with a numeric port (a scheme, if given, removed)
+	ListenTLS         []bool         // for each Listen entry, whether it serves TLS (see ApplyListen)
 	Processes         int            // processes; 0 = one per CPU, 1 = no master process
 	ReusePort         bool           // reuse_port
 	XHeaders          bool           // xheaders

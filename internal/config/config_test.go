@@ -61,6 +61,7 @@ func mustParse(t *testing.T, src, filename string) (*Site, hcl.Diagnostics) {
 func defaultServer() Server {
 	return Server{
 		Listen:            []string{"127.0.0.1:8888"},
+		ListenTLS:         []bool{false},
 		Processes:         1,
 		TrustedProxies:    []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 		Autoreload:        true,
@@ -120,6 +121,7 @@ func TestContractExample(t *testing.T) {
 	}
 	wantServer := defaultServer()
 	wantServer.TLS = &TLS{Cert: "/srv/site/cert.pem", Key: "/srv/site/key.pem"}
+	wantServer.ListenTLS = []bool{true}
 	want := &Site{
 		File:   "/srv/site/site.hcl",
 		Dir:    "/srv/site",

@@ -181,3 +181,34 @@ func TestDirsGrants(t *testing.T) {
 		}
 	}
 }
+
+func TestListenSchemes(t *testing.T) {
+	const tlsBlock = "  tls {\n    cert = \"c.pem\"\n    key = \"k.pem\"\n  }\n"
+	cases := []struct {
+		src     string
+		addrs   []string
+		tls     []bool
+		errLine int
+	}{
+		{"server {\n  listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n}\n", []string{"127.0.0.1:1", "127.0.0.1:2"}, []bool{false, false}, 0},
+		{"server {\n  listen = [\"127.0.0.1:1\"]\n" + tlsBlock + "}\n", []string{"127.0.0.1:1"}, []bool{true}, 0},
+		{"server {\n  listen = [\"http://127.0.0.1:1\", \"https://127.0.0.1:2\"]\n" + tlsBlock + "}\n", []string{"127.0.0.1:1", "127.0.0.1:2"}, []bool{false, true}, 0},
+		{"server {\n  listen = [\"https://127.0.0.1:2\"]\n}\n", nil, nil, 2},
+	}
+	for _, c := range cases {
+		site, diags := Parse([]byte(c.src+"plugin \"p\" { path = \"p.wasm\" }\n"), "site.hcl")
+		if c.errLine != 0 {
+			if !diags.HasErrors() || diags.Errs()[0].(*hcl.Diagnostic).Subject.Start.Line != c.errLine {
+				t.Errorf("%q: want an error at line %d, got %s", c.src, c.errLine, FormatDiagnostics(diags))
+			}
+			continue
+		}
+		if diags.HasErrors() {
+			t.Errorf("%q: %s", c.src, FormatDiagnostics(diags))
+			continue
+		}
+		if !reflect.DeepEqual(site.Server.Listen, c.addrs) || !reflect.DeepEqual(site.Server.ListenTLS, c.tls) {
+			t.Errorf("%q: listen %v tls %v, want %v %v", c.src, site.Server.Listen, site.Server.ListenTLS, c.addrs, c.tls)
+		}
+	}
+}

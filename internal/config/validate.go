@@ -16,6 +16,7 @@ import (
 // CheckListenAddr accepts "host:port" with a numeric port 0..65535. The host
 // may be empty (all interfaces), a name, or an IP (IPv6 in brackets).
 func CheckListenAddr(s string) error {
+	s, _ = SplitListen(s)
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		var ae *net.AddrError
@@ -36,9 +37,50 @@ func CheckListenAddr(s string) error {
 	return nil
 }
 
+// SplitListen separates an optional "http://" or "https://" from a listen
+// entry: "https://127.0.0.1:8443" is the address 127.0.0.1:8443, served
+// with TLS. The scheme is "" when the entry has none.
+func SplitListen(s string) (addr, scheme string) {
+	for _, sc := range []string{"http", "https"} {
+		if rest, ok := strings.CutPrefix(s, sc+"://"); ok {
+			return strings.TrimSuffix(rest, "/"), sc
+		}
+	}
+	return s, ""
+}
+
+// ApplyListen sets the listeners from entries (the file's listen, or the
+// --listen flags): which are TLS follows their schemes, or, when no entry
+// has one, whether there is a tls block (then all are).
+func (s *Server) ApplyListen(entries []string) error {
+	addrs := make([]string, len(entries))
+	tls := make([]bool, len(entries))
+	explicit := false
+	for i, e := range entries {
+		if err := CheckListenAddr(e); err != nil {
+			return err
+		}
+		var scheme string
+		addrs[i], scheme = SplitListen(e)
+		explicit = explicit || scheme != ""
+		tls[i] = scheme == "https"
+		if tls[i] && s.TLS == nil {
+			return fmt.Errorf("%q needs a tls block with a certificate", e)
+		}
+	}
+	if !explicit {
+		for i := range tls {
+			tls[i] = s.TLS != nil
+		}
+	}
+	s.Listen, s.ListenTLS = addrs, tls
+	return nil
+}
+
 // listenKey normalizes an address for duplicate detection; port 0 picks a
 // fresh port each time, so such addresses never clash.
 func listenKey(s string) (key string, fixed bool) {
+	s, _ = SplitListen(s)
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return s, false
