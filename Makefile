@@ -4,7 +4,7 @@ BIN      := bin/wasmhost
 EXAMPLES := hello environ echo stream site
 SITE     ?= plugins/examples/site.hcl
 
-.PHONY: all build plugins run check test fuzz vet fmt-check bench clean
+.PHONY: all build plugins run check deps test fuzz vet fmt-check bench clean
 
 all: build plugins
 
@@ -28,8 +28,12 @@ vet:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
 
-# Tests build the plugins they need themselves (internal/testutil).
-test: fmt-check vet
+# Tests build the plugins they need themselves (internal/testutil); the
+# Debian packages they drive (nginx, chromium, curl) come from .ci/deps.
+deps:
+	@.ci/deps
+
+test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 20m ./...
 
 # A few seconds of each fuzz target beyond its seed corpus (which make test
