@@ -2,6 +2,8 @@ package loader
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // Options configure a Loader. The zero value is usable: no on-disk cache,
@@ -117,3 +120,21 @@ func (l *Loader) runtimeConfig(memoryLimit int64) wazero.RuntimeConfig {
 // compileWorkers is how many goroutines compile one module. Compiling is
 // rare and a request never waits for it, so it may use every core.
 var compileWorkers = runtime.NumCPU()
+
+// Precompile compiles a module into the compilation cache without loading
+// it as a plugin, so that the next Load of the same bytes (a server's hot
+// swap, a restart) finds its machine code ready. It checks nothing beyond
+// what compiling checks.
+func (l *Loader) Precompile(ctx context.Context, path string) error {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(wasm)
+	unlock := l.lockCompile(hex.EncodeToString(sum[:]))
+	defer unlock()
+	rt := wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(0))
+	defer rt.Close(ctx)
+	_, err = rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm)
+	return err
+}

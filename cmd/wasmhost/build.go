@@ -7,12 +7,14 @@ import (
 	"io"
 
 	"github.com/wasmhost/wasmhost/internal/build"
+	"github.com/wasmhost/wasmhost/loader"
 )
 
 func cmdBuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	out := fs.String("o", "", "output file (default PKGDIR/<dirname>.wasm)")
 	tinygo := fs.Bool("tinygo", false, "compile with TinyGo instead of standard Go")
+	noCache := fs.Bool("no-precompile", false, "do not compile the module into wasmhost's compilation cache")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wasmhost build [-o OUT.wasm] [--tinygo] PKGDIR")
 		fs.PrintDefaults()
@@ -24,9 +26,28 @@ func cmdBuild(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	path, err := build.Build(context.Background(), build.Options{
-		PkgDir: fs.Arg(0), Output: *out, TinyGo: *tinygo, Stdout: stdout, Stderr: stderr,
-	})
+	opts := build.Options{PkgDir: fs.Arg(0), Output: *out, TinyGo: *tinygo, Stdout: stdout, Stderr: stderr}
+	if !*noCache {
+		// Compile the module into the cache before it is renamed into
+		// place: a server watching the file then swaps it in within
+		// milliseconds instead of compiling it first. Best effort.
+		opts.BeforeInstall = func(path string) error {
+			dir, err := loader.DefaultCacheDir()
+			if err != nil {
+				return nil
+			}
+			l, err := loader.New(loader.Options{CacheDir: dir})
+			if err != nil {
+				return nil
+			}
+			defer l.Close(context.Background())
+			if err := l.Precompile(context.Background(), path); err != nil {
+				return fmt.Errorf("the module does not compile: %w", err)
+			}
+			return nil
+		}
+	}
+	path, err := build.Build(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmhost: %v\n", err)
 		return exitFailure

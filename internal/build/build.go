@@ -17,10 +17,14 @@ import (
 
 // Options says what to build and how.
 type Options struct {
-	PkgDir         string // the handler package folder
-	Output         string // "" → PkgDir/<base name of PkgDir>.wasm
-	TinyGo         bool
-	LDFlags        string    // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
+	PkgDir  string // the handler package folder
+	Output  string // "" → PkgDir/<base name of PkgDir>.wasm
+	TinyGo  bool
+	LDFlags string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
+	// BeforeInstall, if set, runs on the finished module before it is
+	// renamed into place (wasmhost build compiles it into the cache there,
+	// so a server watching the output swaps it in without compiling).
+	BeforeInstall  func(path string) error
 	Stdout, Stderr io.Writer // compiler output goes here
 }
 
@@ -91,6 +95,11 @@ func Build(ctx context.Context, opt Options) (string, error) {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
 		}
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+	if opt.BeforeInstall != nil {
+		if err := opt.BeforeInstall(tmpOut); err != nil {
+			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+		}
 	}
 	if err := os.Rename(tmpOut, absOut); err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
