@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -14,88 +13,148 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/prefork"
 	"github.com/wasmhost/wasmhost/internal/version"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
+// runOptions are wasmhost run's command line. The flags override
+// site.hcl, and are applied again to every reread of it (HUP) and, in a
+// worker, to the site its master sends.
+type runOptions struct {
+	site      string
+	listen    stringList
+	processes int // -1: as in site.hcl
+	debug     bool
+	debugSet  bool
+	level     hclog.Level
+	format    string
+}
+
 func cmdRun(args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parseRunFlags(args, stderr)
+	if !ok {
+		return code
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:       "wasmhost",
+		Level:      o.level,
+		JSONFormat: o.format == "json",
+		Output:     stderr,
+	})
+	if prefork.IsWorker() {
+		return runWorker(o, log)
+	}
+	// Take inherited sockets first, so they are closed (not leaked to a
+	// child) whatever happens next.
+	socks, err := prefork.Inherit()
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmhost: %v\n", err)
+		return exitFailure
+	}
+	defer socks.Close()
+	site, src, diags := o.load()
+	if len(diags) > 0 {
+		fmt.Fprint(stderr, config.FormatDiagnostics(diags))
+	}
+	if diags.HasErrors() {
+		return exitUsage
+	}
+	prefork.RaiseOpenFiles(log)
+	if site.Server.Processes == 1 {
+		return serve(site, socks, log, stderr)
+	}
+	return runMaster(o, site, src, socks, log, stderr)
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (o *runOptions, code int, ok bool) {
+	o = &runOptions{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var listen stringList
-	fs.Var(&listen, "listen", "address to listen on, host:port (repeatable; replaces server.listen)")
-	processes := fs.Int("processes", -1, "worker processes (replaces server.processes; 0 = one per CPU)")
-	debug := fs.Bool("debug", false, "debug mode (replaces server.debug)")
+	fs.Var(&o.listen, "listen", "address to listen on, host:port (repeatable; replaces server.listen)")
+	fs.IntVar(&o.processes, "processes", -1, "worker processes (replaces server.processes; 0 = one per CPU, 1 = a single process)")
+	fs.BoolVar(&o.debug, "debug", false, "debug mode (replaces server.debug)")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
+	fs.StringVar(&o.format, "log-format", "text", "log format: text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wasmhost run [flags] SITE.hcl")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
-		return code
+		return nil, code, false
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return exitUsage
+		return nil, exitUsage, false
 	}
-	level := hclog.LevelFromString(*logLevel)
-	if level == hclog.NoLevel {
+	o.site = fs.Arg(0)
+	if o.level = hclog.LevelFromString(*logLevel); o.level == hclog.NoLevel {
 		fmt.Fprintf(stderr, "wasmhost: --log-level %q: want trace, debug, info, warn or error\n", *logLevel)
-		return exitUsage
+		return nil, exitUsage, false
 	}
-	if *logFormat != "text" && *logFormat != "json" {
-		fmt.Fprintf(stderr, "wasmhost: --log-format %q: want text or json\n", *logFormat)
-		return exitUsage
+	if o.format != "text" && o.format != "json" {
+		fmt.Fprintf(stderr, "wasmhost: --log-format %q: want text or json\n", o.format)
+		return nil, exitUsage, false
 	}
-
-	site, ok := loadSite(fs.Arg(0), stderr)
-	if !ok {
-		return exitUsage
-	}
-	if len(listen) > 0 {
-		for _, a := range listen {
-			if err := config.CheckListenAddr(a); err != nil {
-				fmt.Fprintf(stderr, "wasmhost: --listen %q: %v\n", a, err)
-				return exitUsage
-			}
+	for _, a := range o.listen {
+		if err := config.CheckListenAddr(a); err != nil {
+			fmt.Fprintf(stderr, "wasmhost: --listen %q: %v\n", a, err)
+			return nil, exitUsage, false
 		}
-		site.Server.Listen = listen
 	}
-	if *processes >= 0 {
-		site.Server.Processes = *processes
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["processes"] && (o.processes < 0 || o.processes > config.MaxProcesses) {
+		fmt.Fprintf(stderr, "wasmhost: --processes %d: want 0 (one per CPU) to %d\n", o.processes, config.MaxProcesses)
+		return nil, exitUsage, false
 	}
-	flagSet := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
-	if flagSet["debug"] {
-		site.ApplyDebug(*debug)
-	}
-	if site.Server.Processes != 1 {
-		fmt.Fprintf(stderr, "wasmhost: processes = %d: prefork workers are not available in this version; use processes = 1, or run several copies with --listen behind a balancer\n",
-			site.Server.Processes)
-		return exitUsage
-	}
-
-	log := hclog.New(&hclog.LoggerOptions{
-		Name:       "wasmhost",
-		Level:      level,
-		JSONFormat: *logFormat == "json",
-		Output:     stderr,
-	})
-	return serve(site, log, stderr)
+	o.debugSet = set["debug"]
+	return o, 0, true
 }
 
-func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
-	ctx := context.Background()
-	cacheDir := ""
-	if site.Server.CompilationCache {
-		var err error
-		if cacheDir, err = loader.DefaultCacheDir(); err != nil {
-			log.Warn("no compilation cache: no user cache folder", "error", err)
+// load reads and validates site.hcl and applies the flags. It returns the
+// bytes it parsed too: a prefork master sends exactly those to its
+// workers.
+func (o *runOptions) load() (*config.Site, []byte, hcl.Diagnostics) {
+	src, err := os.ReadFile(o.site)
+	if err != nil {
+		site, diags := config.Load(o.site) // the same "cannot read" diagnostic as everywhere
+		return site, nil, diags
+	}
+	site, diags := config.Parse(src, o.site)
+	if site != nil {
+		if err := o.apply(site); err != nil {
+			return nil, src, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: err.Error()})
 		}
 	}
-	l, err := loader.New(loader.Options{CacheDir: cacheDir, Logger: log.Named("loader")})
+	return site, src, diags
+}
+
+func (o *runOptions) apply(site *config.Site) error {
+	if len(o.listen) > 0 {
+		// As the file's entries: an https:// entry needs the tls block.
+		if err := site.Server.ApplyListen(o.listen); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+	}
+	if o.processes >= 0 {
+		site.Server.Processes = o.processes
+	}
+	if o.debugSet {
+		site.ApplyDebug(o.debug)
+	}
+	return nil
+}
+
+// serve runs the site in this process alone (processes = 1): no master,
+// no workers. It still takes sockets from systemd or an old process, and
+// hands them to a new one on USR2.
+func serve(site *config.Site, socks *prefork.Sockets, log hclog.Logger, stderr io.Writer) int {
+	ctx := context.Background()
+	l, err := newLoader(site, log)
 	if err != nil {
 		log.Error("loader", "error", err)
 		return exitFailure
@@ -107,40 +166,37 @@ func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
 		fmt.Fprint(stderr, pluginDiagnostics(site, err))
 		return exitUsage
 	}
-	var listeners []net.Listener
-	for _, addr := range site.Server.Listen {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			log.Error("cannot listen", "addr", addr, "error", err)
-			for _, l := range listeners {
-				l.Close()
-			}
-			srv.Shutdown(ctx)
-			return exitFailure
-		}
-		listeners = append(listeners, ln)
+	adminAddr := ""
+	if site.Admin != nil {
+		adminAddr = site.Admin.Listen
+	} else {
+		socks.CloseAdmin()
+	}
+	if err := socks.Bind(site.Server.Listen, site.Server.ReusePort, adminAddr); err != nil {
+		log.Error("cannot listen", "error", err)
+		srv.Shutdown(ctx)
+		return exitFailure
+	}
+	listeners, err := socks.Listeners()
+	if err != nil {
+		log.Error("cannot listen", "error", err)
+		srv.Shutdown(ctx)
+		return exitFailure
 	}
 	var admin *http.Server
-	if site.Admin != nil {
-		ln, err := net.Listen("tcp", site.Admin.Listen)
-		if err != nil {
-			log.Error("cannot listen for admin", "addr", site.Admin.Listen, "error", err)
-			for _, l := range listeners {
-				l.Close()
-			}
-			srv.Shutdown(ctx)
-			return exitFailure
-		}
+	if ln, err := socks.AdminListener(); err != nil {
+		log.Error("cannot listen for admin", "error", err)
+	} else if ln != nil {
 		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(ln)
 		log.Info("admin listening", "addr", ln.Addr().String(), "status", "http://"+ln.Addr().String()+"/status")
 		defer admin.Close()
 	}
-	scheme := "http"
-	if site.Server.TLS != nil {
-		scheme = "https"
-	}
-	for _, ln := range listeners {
+	for i, ln := range listeners {
+		scheme := "http"
+		if prefork.ListenerTLS(site.Server, i) {
+			scheme = "https"
+		}
 		log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/")
 	}
 	names := make([]string, 0, len(site.Plugins))
@@ -149,11 +205,40 @@ func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
 	}
 	log.Info("serving", "site", site.File, "plugins", strings.Join(names, " "), "version", version.Version)
 
+	// Signals are handled from before the first request: a TERM must
+	// never find a process that serves but cannot stop gracefully.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
+	defer signal.Stop(sigs)
+	drain, listeners := prefork.NewDrainer(listeners, site.Server)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(listeners) }()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	prefork.Notify("READY=1", fmt.Sprintf("MAINPID=%d", os.Getpid())) // before the old process (USR2) may exit
+	if err := socks.SignalReady(); err != nil {
+		log.Warn("cannot tell the previous process that this one is ready", "error", err)
+	}
+
+	var upgrade *prefork.Upgrade
+	var upgraded <-chan error
+	stop := func(why string) int {
+		if why != "upgraded" {
+			prefork.Notify("STOPPING=1")
+		} else if admin != nil {
+			admin.Close() // the new process's admin server takes the connections from now on
+		}
+		log.Info("stopping: finishing requests in flight", "reason", why, "timeout", site.Server.ShutdownTimeout)
+		socks.CloseHTTP() // once the server has closed its listeners too, new connections are refused, not queued
+		sctx, cancel := context.WithTimeout(ctx, site.Server.ShutdownTimeout)
+		drain.StopAccepting() // first: see internal/prefork/drain.go
+		err := srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			log.Warn("shutdown timeout: closed connections with requests still in flight", "error", err)
+		}
+		<-served
+		log.Info("stopped")
+		return exitOK
+	}
 	for {
 		select {
 		case err := <-served:
@@ -163,8 +248,17 @@ func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
 				return exitFailure
 			}
 			return exitOK
+		case err := <-upgraded:
+			if err != nil {
+				log.Error("SIGUSR2: upgrade failed; this process keeps serving", "error", err)
+				upgrade, upgraded = nil, nil
+				continue
+			}
+			log.Info("SIGUSR2: the new process is serving; this one finishes its requests and exits", "new_pid", upgrade.Pid)
+			return stop("upgraded")
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				if site.Server.TLS != nil {
 					if err := srv.ReloadTLS(); err != nil {
 						log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
@@ -172,19 +266,47 @@ func serve(site *config.Site, log hclog.Logger, stderr io.Writer) int {
 						log.Info("SIGHUP: TLS certificate reloaded")
 					}
 				}
-				log.Warn("SIGHUP: reloading site.hcl and plugins is not available in this version; restart the process to apply them")
-				continue
+				log.Warn("SIGHUP: reloading site.hcl and plugins needs processes > 1 in this version; restart the process (or send USR2) to apply them")
+			case syscall.SIGUSR2:
+				if upgrade != nil {
+					log.Warn("SIGUSR2 ignored: an upgrade is in progress", "new_pid", upgrade.Pid)
+					continue
+				}
+				u, err := prefork.StartUpgrade(socks, os.Stdout, osFile(stderr, os.Stderr))
+				if err != nil {
+					log.Error("SIGUSR2: cannot start a new process; this one keeps serving", "error", err)
+					continue
+				}
+				upgrade, upgraded = u, u.Done()
+				log.Info("SIGUSR2: started a new process from the executable on disk; serving until it is ready", "new_pid", u.Pid)
+			case syscall.SIGTTIN, syscall.SIGTTOU:
+				log.Warn("SIGTTIN/SIGTTOU ignored: processes = 1 runs no workers; set processes in site.hcl (or --processes) to run a master and workers")
+			default:
+				if upgrade != nil {
+					upgrade.Abort()
+				}
+				return stop(sig.String())
 			}
-			log.Info("stopping: finishing requests in flight", "signal", sig.String(), "timeout", site.Server.ShutdownTimeout)
-			sctx, cancel := context.WithTimeout(ctx, site.Server.ShutdownTimeout)
-			err := srv.Shutdown(sctx)
-			cancel()
-			if err != nil {
-				log.Warn("shutdown timeout: closed connections with requests still in flight", "error", err)
-			}
-			<-served
-			log.Info("stopped")
-			return exitOK
 		}
 	}
+}
+
+func newLoader(site *config.Site, log hclog.Logger) (*loader.Loader, error) {
+	cacheDir := ""
+	if site.Server.CompilationCache {
+		var err error
+		if cacheDir, err = loader.DefaultCacheDir(); err != nil {
+			log.Warn("no compilation cache: no user cache folder", "error", err)
+		}
+	}
+	return loader.New(loader.Options{CacheDir: cacheDir, Logger: log.Named("loader")})
+}
+
+// osFile is w if it is a file, else fallback: child processes write to
+// descriptors, not to Go writers.
+func osFile(w io.Writer, fallback *os.File) *os.File {
+	if f, ok := w.(*os.File); ok {
+		return f
+	}
+	return fallback
 }
