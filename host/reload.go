@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -180,21 +179,4 @@ func (s *Server) fileChanged(path string) {
 			s.swap(mp, "file changed")
 		}
 	}
-}
-
-// WatchSite reloads the site whenever its file changes, using load to read
-// it (so command-line overrides still apply). Debug mode uses it; a broken
-// file is reported and ignored, like a broken module.
-func (s *Server) WatchSite(path string, load func() (*config.Site, error)) error {
-	if s.watcher == nil {
-		return errors.New("WatchSite needs autoreload")
-	}
-	return s.watcher.Watch(path, func() {
-		site, err := load()
-		if err != nil {
-			s.log.Error("site.hcl changed but is invalid; the running site is unchanged", "error", err)
-			return
-		}
-		s.Reload(context.Background(), site)
-	})
 }

@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,7 +50,8 @@ func versionOf(client *http.Client, url string) (string, error) {
 	if len(lines) != 3 || lines[0] != lines[1] || lines[1] != lines[2] || !strings.HasPrefix(lines[0], "version ") {
 		return "", fmt.Errorf("mixed or malformed response %q", b)
 	}
-	return strings.TrimPrefix(lines[0], "version "), nil
+	v, _, _ := strings.Cut(strings.TrimPrefix(lines[0], "version "), " ")
+	return v, nil
 }
 
 // load runs n clients against url until stop is closed, counting failures
@@ -269,15 +271,12 @@ func TestSiteReloadInPlace(t *testing.T) {
 	write := func(text string) { os.WriteFile(sitePath, []byte(text), 0o644) }
 	write(`plugin "hello" { path = "` + hello + `" }`)
 	s := startSite(t, `plugin "hello" { path = "`+hello+`" }`)
-	load := func() (*config.Site, error) {
+	reload := func() error {
 		site, diags := config.Load(sitePath)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("%s", config.FormatDiagnostics(diags))
+			return fmt.Errorf("%s", config.FormatDiagnostics(diags))
 		}
-		return site, nil
-	}
-	if err := s.srv.WatchSite(sitePath, load); err != nil {
-		t.Fatal(err)
+		return s.srv.Reload(context.Background(), site)
 	}
 	helloBefore := s.srv.Plugin("hello")
 	write(`plugin "hello" { path = "` + hello + `" }
@@ -285,9 +284,8 @@ plugin "environ" {
   path  = "` + environ + `"
   mount = "/env"
 }`)
-	deadline := time.Now().Add(5 * time.Second)
-	for s.srv.Plugin("environ") == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if err := reload(); err != nil {
+		t.Fatal(err)
 	}
 	if _, body := s.get(t, "/env/x"); !strings.Contains(body, "PATH_INFO: /x\n") {
 		t.Errorf("the new route does not serve environ: %q", body)
@@ -295,13 +293,17 @@ plugin "environ" {
 	if s.srv.Plugin("hello") != helloBefore {
 		t.Errorf("an unchanged plugin was reloaded along with the site")
 	}
-	write("plugin \"hello\" {\n  path = \n}\n") // broken
-	time.Sleep(500 * time.Millisecond)
-	if !strings.Contains(s.logs.String(), "site.hcl changed but is invalid") {
-		t.Errorf("a broken site.hcl is not reported")
+	// A plugin that cannot load makes the whole reload fail, and nothing changes.
+	write(`plugin "hello" { path = "` + hello + `" }
+plugin "broken" {
+  path  = "` + filepath.Join(dir, "missing.wasm") + `"
+  mount = "/broken"
+}`)
+	if err := reload(); err == nil || !strings.Contains(err.Error(), `plugin "broken"`) {
+		t.Errorf("reload with a missing plugin: %v, want an error naming it", err)
 	}
 	if _, body := s.get(t, "/env/y"); !strings.Contains(body, "PATH_INFO: /y\n") {
-		t.Errorf("after a broken site.hcl the old routes should still serve: %q", body)
+		t.Errorf("after a refused reload the old routes should still serve: %q", body)
 	}
 }
 

@@ -66,7 +66,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	prefork.RaiseOpenFiles(log)
 	if site.Server.Processes == 1 {
-		return serve(site, socks, log, stderr)
+		return serve(o, site, socks, log, stderr)
+	}
+	if stopWatch := watchSiteFile(site, log); stopWatch != nil {
+		defer stopWatch()
 	}
 	return runMaster(o, site, src, socks, log, stderr)
 }
@@ -152,7 +155,7 @@ func (o *runOptions) apply(site *config.Site) error {
 // serve runs the site in this process alone (processes = 1): no master,
 // no workers. It still takes sockets from systemd or an old process, and
 // hands them to a new one on USR2.
-func serve(site *config.Site, socks *prefork.Sockets, log hclog.Logger, stderr io.Writer) int {
+func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.Logger, stderr io.Writer) int {
 	ctx := context.Background()
 	l, err := newLoader(site, log)
 	if err != nil {
@@ -191,6 +194,10 @@ func serve(site *config.Site, socks *prefork.Sockets, log hclog.Logger, stderr i
 		go admin.Serve(ln)
 		log.Info("admin listening", "addr", ln.Addr().String(), "status", "http://"+ln.Addr().String()+"/status")
 		defer admin.Close()
+	}
+	// Watch before saying "listening": an edit right after start must count.
+	if stopWatch := watchSiteFile(site, log); stopWatch != nil {
+		defer stopWatch()
 	}
 	for i, ln := range listeners {
 		scheme := "http"
@@ -259,14 +266,7 @@ func serve(site *config.Site, socks *prefork.Sockets, log hclog.Logger, stderr i
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				if site.Server.TLS != nil {
-					if err := srv.ReloadTLS(); err != nil {
-						log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
-					} else {
-						log.Info("SIGHUP: TLS certificate reloaded")
-					}
-				}
-				log.Warn("SIGHUP: reloading site.hcl and plugins needs processes > 1 in this version; restart the process (or send USR2) to apply them")
+				reloadInPlace(o, srv, log)
 			case syscall.SIGUSR2:
 				if upgrade != nil {
 					log.Warn("SIGUSR2 ignored: an upgrade is in progress", "new_pid", upgrade.Pid)
@@ -309,4 +309,52 @@ func osFile(w io.Writer, fallback *os.File) *os.File {
 		return f
 	}
 	return fallback
+}
+
+// reloadInPlace is SIGHUP for a single process: reread site.hcl (with the
+// command line applied again), every plugin and the TLS certificate, in
+// place. Anything invalid is reported and the running site kept.
+func reloadInPlace(o *runOptions, srv *host.Server, log hclog.Logger) {
+	prefork.Notify("RELOADING=1")
+	defer prefork.Notify("READY=1")
+	site, _, diags := o.load()
+	if diags.HasErrors() {
+		log.Error("SIGHUP: site.hcl has errors; the running site keeps serving", "diagnostics", strings.TrimSpace(config.FormatDiagnostics(diags)))
+		return
+	}
+	if err := srv.Reload(context.Background(), site); err != nil {
+		log.Error("SIGHUP: reload refused; the running site keeps serving", "error", err)
+	}
+	if site.Server.TLS != nil {
+		if err := srv.ReloadTLS(); err != nil {
+			log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
+		} else {
+			log.Info("SIGHUP: TLS certificate reloaded")
+		}
+	}
+}
+
+// watchSiteFile, in debug mode with autoreload, turns every change of
+// site.hcl into a SIGHUP to this process: the reload path is the one an
+// operator uses, whether this process serves alone or runs workers. It
+// returns nil when there is nothing to watch.
+func watchSiteFile(site *config.Site, log hclog.Logger) (stop func()) {
+	if !site.Server.Debug || !site.Server.Autoreload {
+		return nil
+	}
+	w, err := loader.NewWatcher(log.Named("watch"), 100*time.Millisecond)
+	if err != nil {
+		log.Warn("debug: cannot watch site.hcl; send SIGHUP to apply changes", "error", err)
+		return nil
+	}
+	err = w.Watch(site.File, func() {
+		log.Info("debug: site.hcl changed; reloading")
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	})
+	if err != nil {
+		log.Warn("debug: cannot watch site.hcl; send SIGHUP to apply changes", "error", err)
+		w.Close()
+		return nil
+	}
+	return func() { w.Close() }
 }

@@ -1,6 +1,7 @@
-// Command version answers with the version it was built with
-// (-ldflags "-X main.version=..."), in three flushed chunks, so a test can
-// tell which build served a request and that no response mixes two.
+// Command version answers "version V worker N": the version it was built
+// with (-ldflags "-X main.version=...") and the worker serving it, in three
+// flushed chunks, so a test can tell which build and which worker served a
+// request, and that no response mixes two builds.
 // ?ms=N sleeps N milliseconds between the first chunk and the rest.
 package main
 
@@ -16,7 +17,7 @@ var version = "dev"
 
 func init() {
 	sdk.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		line := []byte("version " + version + "\n")
+		line := []byte("version " + version + " worker " + sdk.Environ(r)["wasmhost.worker_id"] + "\n")
 		w.Write(line)
 		w.(http.Flusher).Flush()
 		if ms, _ := strconv.Atoi(r.URL.Query().Get("ms")); ms > 0 {
