@@ -1,8 +1,10 @@
 package host
 
 import (
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -128,7 +130,7 @@ func fixedEnviron(plugin, pluginVersion string, workerID int, version string, en
 	buf = abi.AppendPair(buf, abi.KeyPluginVersion, pluginVersion)
 	buf = abi.AppendPair(buf, abi.KeyWorkerID, strconv.Itoa(workerID))
 	buf = abi.AppendPair(buf, abi.KeyVersion, version)
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		buf = abi.AppendPair(buf, k, env[k])
 	}
 	return buf

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"reflect"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -331,15 +330,6 @@ func (s *Server) nextRequestID() string {
 	b = append(b, '-')
 	b = strconv.AppendUint(b, n, 16)
 	return string(b)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // requestDeadline is the context a guest runs under.

@@ -8,8 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -135,7 +136,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		WithStartFunctions(abi.ExportInitialize).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
-	for _, k := range sortedKeys(cfg.Env) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
 		p.modCfg = p.modCfg.WithEnv(k, cfg.Env[k])
 	}
 	if len(cfg.Dirs) > 0 {
@@ -303,15 +304,6 @@ func retireThreshold(initial uint32, limit int64) uint32 {
 		t = 1<<32 - 1
 	}
 	return uint32(t)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Serve runs one request on an instance: ex is the request as the guest sees
