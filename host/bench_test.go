@@ -155,7 +155,7 @@ func waitVersionB(b *testing.B, base, want string) {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if strings.HasPrefix(string(body), "version "+want+" ") {
+			if v, ok := strings.CutPrefix(string(body), "version "+want); ok && v != "" && (v[0] == ' ' || v[0] == '\n') {
 				return
 			}
 		}

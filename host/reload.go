@@ -55,7 +55,7 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	}
 	var lp *loader.Plugin
 	if err == nil {
-		lp, err = s.loader.Load(context.Background(), LoaderConfig(mp.cfg))
+		lp, err = s.loadNewVersion(mp, sum)
 	} else {
 		err = &loader.LoadError{Plugin: mp.cfg.Name, Path: mp.cfg.Path, Err: err}
 	}
@@ -76,6 +76,47 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	mp.log.Info("swapped", "reason", reason, "from", old.plugin.Version, "to", lp.Version,
 		"took", time.Since(start).Round(time.Millisecond))
 	return res
+}
+
+// loadNewVersion loads a plugin's new file. When its machine code is in
+// the cache, that is the compiled version. When it is not (the first
+// deploy of these bytes: about a second of compiling for a standard-Go
+// guest, more under load), it loads it interpreted, which takes a fraction
+// of that, returns that version to be put in service at once, and compiles
+// in the background; the compiled version replaces the interpreted one when
+// it is ready, unless a newer swap has happened meanwhile. The compiler
+// never runs alongside the interpreter's load, so on a small machine the
+// two do not slow each other down, and a later swap never waits for it.
+func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, error) {
+	cfg := LoaderConfig(mp.cfg)
+	if s.loader.Compiled(sha) {
+		return s.loader.Load(context.Background(), cfg)
+	}
+	cfg.Interpreted = true
+	interp, err := s.loader.Load(context.Background(), cfg)
+	if err != nil {
+		return nil, err // the compiler would refuse the same bytes
+	}
+	mp.log.Info("new version serving interpreted while it compiles", "version", interp.Version)
+	go func() {
+		cfg.Interpreted = false
+		lp, err := s.loader.Load(context.Background(), cfg)
+		mp.swapMu.Lock()
+		defer mp.swapMu.Unlock()
+		cur := mp.current.Load()
+		switch {
+		case err != nil:
+			// Same bytes, so unexpected (out of memory, say).
+			mp.log.Error("compiling the new version failed; it stays interpreted", "error", err)
+		case cur.plugin != interp || s.closing.Load():
+			lp.Close() // superseded; its machine code stays cached
+		default:
+			mp.current.Store(s.wrap(mp, lp))
+			interp.Close()
+			mp.log.Info("new version compiled and in service", "version", lp.Version)
+		}
+	}()
+	return interp, nil
 }
 
 func fileSHA256(path string) (string, error) {

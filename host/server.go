@@ -43,6 +43,7 @@ type Server struct {
 	// sees one consistent site from start to end, without locks.
 	state    atomic.Pointer[siteState]
 	reloadMu sync.Mutex // one reload or swap decision at a time
+	closing  atomic.Bool
 	watcher  *loader.Watcher
 	watched  map[string]bool // plugin files being watched; under reloadMu
 
@@ -304,6 +305,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.closing.Store(true)
 	if s.watcher != nil {
 		s.watcher.Close()
 	}

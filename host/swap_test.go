@@ -146,8 +146,8 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		}
 		d := waitVersion(t, s.base+"/", want, 5*time.Second)
 		if i == 0 {
-			// The first swap to build two is the only one that compiles:
-			// every later one finds its machine code in the cache.
+			// The first swap to build two is the only one whose machine
+			// code is not cached: it is served interpreted at first.
 			cold = d
 			continue
 		}
@@ -155,13 +155,13 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	}
 	l.finish(t)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	t.Logf("swap visible after (file write → first response of the new version, under 16 connections): first swap, compiling: %v; the other %d: median %v, p90 %v, max %v",
+	t.Logf("swap visible after (file write → first response of the new version, under 16 connections): first swap, not compiled yet: %v; the other %d: median %v, p90 %v, max %v",
 		cold, len(lat), lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
 	if lat[len(lat)-1] > time.Second {
 		t.Errorf("a swap took %v to become visible, want at most 1s", lat[len(lat)-1])
 	}
-	if cold > 3*time.Second {
-		t.Errorf("the swap that compiled took %v to become visible", cold)
+	if cold > time.Second {
+		t.Errorf("the swap to a build not compiled yet took %v to become visible, want at most 1s", cold)
 	}
 	if l.seen["one"] == 0 || l.seen["two"] == 0 {
 		t.Errorf("responses did not switch versions: %v", l.seen)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -36,6 +37,8 @@ type Loader struct {
 	log   hclog.Logger
 	cache wazero.CompilationCache
 	live  atomic.Int64 // instances alive across every plugin, old versions included
+	// compiled holds the hashes of modules compiled by this process.
+	compiled sync.Map
 }
 
 // LiveInstances counts the instances alive in every plugin this loader
@@ -103,10 +106,14 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(dir, "wasmhost", "compiled"), nil
 }
 
-func (l *Loader) runtimeConfig(memoryLimit int64) wazero.RuntimeConfig {
-	cfg := wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(l.cache).
-		WithCloseOnContextDone(!l.opts.NoInterruption)
+func (l *Loader) runtimeConfig(memoryLimit int64, interpreted bool) wazero.RuntimeConfig {
+	var cfg wazero.RuntimeConfig
+	if interpreted {
+		cfg = wazero.NewRuntimeConfigInterpreter()
+	} else {
+		cfg = wazero.NewRuntimeConfigCompiler().WithCompilationCache(l.cache)
+	}
+	cfg = cfg.WithCloseOnContextDone(!l.opts.NoInterruption)
 	if memoryLimit > 0 {
 		pages := (memoryLimit + 65535) / 65536
 		if pages > 65536 {
@@ -133,8 +140,38 @@ func (l *Loader) Precompile(ctx context.Context, path string) error {
 	sum := sha256.Sum256(wasm)
 	unlock := l.lockCompile(hex.EncodeToString(sum[:]))
 	defer unlock()
-	rt := wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(0))
+	rt := wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(0, false))
 	defer rt.Close(ctx)
-	_, err = rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm)
-	return err
+	if _, err = rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm); err != nil {
+		return err
+	}
+	l.markCompiled(hex.EncodeToString(sum[:]))
+	return nil
+}
+
+// Compiled reports whether machine code for the module with this SHA-256
+// is known to be in the compilation cache (compiled by this process, or by
+// any process sharing the cache folder), so loading it will not compile.
+func (l *Loader) Compiled(sha string) bool {
+	if _, ok := l.compiled.Load(sha); ok {
+		return true
+	}
+	if l.opts.CacheDir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(l.opts.CacheDir, "compiled", sha))
+	return err == nil
+}
+
+// markCompiled records that a module's machine code is cached. wazero's
+// cache has no query, so wasmhost keeps its own marker per module hash.
+func (l *Loader) markCompiled(sha string) {
+	l.compiled.Store(sha, true)
+	if l.opts.CacheDir == "" {
+		return
+	}
+	dir := filepath.Join(l.opts.CacheDir, "compiled")
+	if os.MkdirAll(dir, 0o700) == nil {
+		os.WriteFile(filepath.Join(dir, sha), nil, 0o600)
+	}
 }

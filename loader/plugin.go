@@ -32,6 +32,11 @@ type Config struct {
 	MemoryLimit int64             // linear memory cap per instance in bytes; 0 for wazero's 4 GiB
 	Env         map[string]string // WASI environment variables (os.Getenv in the guest)
 	Dirs        []Dir             // host folders the guest may open; none by default
+	// Interpreted runs the module in wazero's interpreter: ready in a
+	// fraction of the time compiling takes, and many times slower to run.
+	// A hot swap of a module that is not compiled yet serves it interpreted
+	// until its compiled version is ready.
+	Interpreted bool
 	// InitTimeout bounds an instance's initialization (the guest's runtime
 	// start and package init functions); 0 means 10 seconds.
 	InitTimeout time.Duration
@@ -52,6 +57,7 @@ type Plugin struct {
 	LoadedAt time.Time
 	// ABIMajor and ABIMinor are the ABI version the guest was built against.
 	ABIMajor, ABIMinor uint16
+	Interpreted        bool
 
 	cfg           Config
 	log           hclog.Logger
@@ -93,16 +99,17 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{
-		Name:     cfg.Name,
-		Path:     cfg.Path,
-		SHA256:   hex.EncodeToString(sum[:]),
-		LoadedAt: time.Now(),
-		cfg:      cfg,
-		log:      l.log.Named(cfg.Name),
+		Name:        cfg.Name,
+		Path:        cfg.Path,
+		SHA256:      hex.EncodeToString(sum[:]),
+		LoadedAt:    time.Now(),
+		cfg:         cfg,
+		Interpreted: cfg.Interpreted,
+		log:         l.log.Named(cfg.Name),
 	}
 	p.Version = p.SHA256[:12]
 
-	p.rt = wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(cfg.MemoryLimit))
+	p.rt = wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(cfg.MemoryLimit, cfg.Interpreted))
 	ok := false
 	defer func() {
 		if !ok {
@@ -116,11 +123,17 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("host functions: %w", err)
 	}
 	start := time.Now()
-	unlock := l.lockCompile(p.SHA256)
+	unlock := func() {}
+	if !cfg.Interpreted {
+		unlock = l.lockCompile(p.SHA256)
+	}
 	p.compiled, err = p.rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm)
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
+	}
+	if !cfg.Interpreted {
+		l.markCompiled(p.SHA256)
 	}
 	compileTime := time.Since(start)
 	if err := checkImports(p.compiled); err != nil {
