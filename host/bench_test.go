@@ -97,9 +97,10 @@ func BenchmarkInterruption(b *testing.B) {
 // BenchmarkSwapLatency measures a hot swap from the file write to the
 // first response of the new version, for a small plugin (the version test
 // plugin, ~2 MB) and a large, stdlib-heavy one (~7 MB), both when the new
-// version must be compiled ("cold": a server with an empty compilation
-// cache) and when its machine code is cached ("cached": swapping between
-// two builds already seen). Run it with a small -benchtime, e.g.
+// version's machine code is not cached ("cold": a server with an empty
+// compilation cache; the new version first serves interpreted) and when it
+// is ("cached": swapping between two builds already compiled). Run it with
+// a small -benchtime, e.g.
 //
 //	go test -run XXX -bench SwapLatency -benchtime 5x ./host/
 func BenchmarkSwapLatency(b *testing.B) {
@@ -129,7 +130,14 @@ func BenchmarkSwapLatency(b *testing.B) {
 			testutil.CopyFile(b, v1, live)
 			s := startSiteCache(b, `plugin "v" { path = "`+live+`" }`, "")
 			testutil.CopyFile(b, v2, live)
-			waitVersionB(b, s.base, "two") // now both are compiled
+			waitVersionB(b, s.base, "two")
+			// Served interpreted at first; wait for its compiled version.
+			for deadline := time.Now().Add(60 * time.Second); s.srv.Plugin("v").Interpreted; {
+				if time.Now().After(deadline) {
+					b.Fatal("the new version was not compiled within 60s")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			var total time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -98,7 +98,9 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 		return nil, err // the compiler would refuse the same bytes
 	}
 	mp.log.Info("new version serving interpreted while it compiles", "version", interp.Version)
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		cfg.Interpreted = false
 		lp, err := s.loader.Load(context.Background(), cfg)
 		mp.swapMu.Lock()

@@ -44,8 +44,11 @@ type Server struct {
 	state    atomic.Pointer[siteState]
 	reloadMu sync.Mutex // one reload or swap decision at a time
 	closing  atomic.Bool
-	watcher  *loader.Watcher
-	watched  map[string]bool // plugin files being watched; under reloadMu
+	// background counts compilations running after a swap; Shutdown waits
+	// for them, since the loader's cache must outlive them.
+	background sync.WaitGroup
+	watcher    *loader.Watcher
+	watched    map[string]bool // plugin files being watched; under reloadMu
 
 	metrics   *metrics
 	started   time.Time
@@ -306,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.closing.Store(true)
+	s.background.Wait()
 	if s.watcher != nil {
 		s.watcher.Close()
 	}
