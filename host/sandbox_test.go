@@ -282,3 +282,35 @@ plugin "granted" {
 		t.Errorf("guest environment %q: want the plugin's env only, none of the host's", env)
 	}
 }
+
+// TestClientDisconnectStopsTheGuest: a client that goes away while its
+// guest is busy (not writing, so no failed write tells it) cancels the
+// guest like a timeout does.
+func TestClientDisconnectStopsTheGuest(t *testing.T) {
+	s := startSite(t, `plugin "slow" {
+  path    = "{{slow}}"
+  timeout = "60s"
+}`)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for s.srv.Plugin("slow").Stats().Busy == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	start := time.Now()
+	for s.srv.Plugin("slow").Stats().Canceled == 0 && time.Since(start) < 10*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := s.srv.Plugin("slow").Stats()
+	t.Logf("guest stopped %v after its client left; stats %+v", time.Since(start), st)
+	if st.Canceled != 1 || st.Busy != 0 || st.Live != 0 {
+		t.Errorf("after the client left: %+v; want the guest cancelled and its instance discarded", st)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the guest ran on for %v after its client left (its sleep was 30s)", time.Since(start))
+	}
+}
