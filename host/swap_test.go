@@ -329,3 +329,29 @@ plugin "panic" { path = "{{panic}}" }`)
 		t.Errorf("HTML traceback page: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
 }
+
+// TestSwapServesInterpretedUntilCompiled: a new version whose machine code
+// is not cached serves through the interpreter at once, then compiled.
+func TestSwapServesInterpretedUntilCompiled(t *testing.T) {
+	live, _, v2 := versions(t)
+	s := startSiteCache(t, `plugin "v" { path = "`+live+`" }`, "") // no shared cache: v2 is new here
+	testutil.CopyFile(t, v2, live)
+	waitVersion(t, s.base+"/", "two", 5*time.Second)
+	if !s.srv.Plugin("v").Interpreted {
+		t.Errorf("the first version two to serve is compiled; want the interpreted stand-in while it compiles")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for s.srv.Plugin("v").Interpreted && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p := s.srv.Plugin("v")
+	if p.Interpreted || p.Version != s.srv.Status().Plugins[0].Version {
+		t.Fatalf("version two was not compiled and put in service within 60s")
+	}
+	if v, err := versionOf(http.DefaultClient, s.base+"/"); err != nil || v != "two" {
+		t.Errorf("compiled version two answers %q (%v)", v, err)
+	}
+	if n := s.srv.Status().Plugins[0].Swaps; n != 1 {
+		t.Errorf("%d swaps counted; the interpreted and compiled tiers of one version are one swap", n)
+	}
+}
