@@ -241,14 +241,8 @@ func TestPreforkReload(t *testing.T) {
 	time.Sleep(time.Second)
 
 	// A new plugin mounted at /env2, then HUP.
-	grown := base
-	grown.Extra = fmt.Sprintf("plugin \"environ2\" {\n  path  = %q\n  mount = \"/env2\"\n}\n", testutil.Plugin(t, "plugins/examples/environ"))
-	writePfSite(t, site, grown)
+	served := mountEnv2(t, p, site, base)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	served := func() bool {
-		code, body, err := tryGet("http://" + p.Addr + "/env2/x")
-		return err == nil && code == 200 && strings.Contains(body, "SCRIPT_NAME: /env2\n")
-	}
 	if !eventually(15*time.Second, served) {
 		t.Fatal("after HUP, /env2 is not served by the new plugin")
 	}

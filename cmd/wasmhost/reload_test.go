@@ -15,6 +15,18 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
+// mountEnv2 rewrites site.hcl as base plus a second environ plugin at
+// /env2, and returns a check that /env2 is served by it.
+func mountEnv2(t *testing.T, p *pfProc, site string, base pfSite) func() bool {
+	grown := base
+	grown.Extra = fmt.Sprintf("plugin \"environ2\" {\n  path  = %q\n  mount = \"/env2\"\n}\n", testutil.Plugin(t, "plugins/examples/environ"))
+	writePfSite(t, site, grown)
+	return func() bool {
+		code, body, err := tryGet("http://" + p.Addr + "/env2/x")
+		return err == nil && code == 200 && strings.Contains(body, "SCRIPT_NAME: /env2\n")
+	}
+}
+
 // TestSingleProcessReload: in one process, HUP rereads site.hcl and the
 // plugins in place, with no failed request; a broken site.hcl is reported
 // and the running site kept.
@@ -25,14 +37,8 @@ func TestSingleProcessReload(t *testing.T) {
 	load := startLoad("http://"+p.Addr+"/env", 8)
 	time.Sleep(500 * time.Millisecond)
 
-	grown := base
-	grown.Extra = fmt.Sprintf("plugin \"environ2\" {\n  path  = %q\n  mount = \"/env2\"\n}\n", testutil.Plugin(t, "plugins/examples/environ"))
-	writePfSite(t, site, grown)
+	served := mountEnv2(t, p, site, base)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	served := func() bool {
-		code, body, err := tryGet("http://" + p.Addr + "/env2/x")
-		return err == nil && code == 200 && strings.Contains(body, "SCRIPT_NAME: /env2\n")
-	}
 	if !eventually(10*time.Second, served) {
 		t.Fatalf("after HUP, /env2 is not served; log:\n%s", p.logs.String())
 	}
@@ -59,12 +65,7 @@ func TestSingleProcessReload(t *testing.T) {
 func TestDebugReloadsSiteInPlace(t *testing.T) {
 	bin := testutil.Binary(t, "")
 	p, site := pfStart(t, bin, pfSite{Processes: 1}, "--debug")
-	grown := pfSite{Processes: 1, Extra: fmt.Sprintf("plugin \"environ2\" {\n  path  = %q\n  mount = \"/env2\"\n}\n", testutil.Plugin(t, "plugins/examples/environ"))}
-	writePfSite(t, site, grown)
-	if !eventually(10*time.Second, func() bool {
-		code, body, err := tryGet("http://" + p.Addr + "/env2/x")
-		return err == nil && code == 200 && strings.Contains(body, "SCRIPT_NAME: /env2\n")
-	}) {
+	if !eventually(10*time.Second, mountEnv2(t, p, site, pfSite{Processes: 1})) {
 		t.Fatalf("under debug an edit of site.hcl is not applied; log:\n%s", p.logs.String())
 	}
 }
