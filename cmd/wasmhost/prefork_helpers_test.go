@@ -130,7 +130,7 @@ func startPfCmd(t *testing.T, cmd *exec.Cmd, marker string, wait bool) *pfProc {
 	}()
 	t.Cleanup(func() {
 		for _, pid := range pidsWith(marker) {
-			syscall.Kill(pid, syscall.SIGKILL)
+			killPid(t, pid)
 		}
 		cmd.Process.Kill()
 		<-p.done
@@ -199,6 +199,16 @@ func (p *pfProc) wait(d time.Duration) bool {
 
 // pidsWith lists live processes whose command line contains marker.
 // Zombies have an empty command line and are not listed.
+// killPid sends SIGKILL to one process. It refuses pid 0 and below, which
+// kill(2) reads as "the whole process group": the test run itself.
+func killPid(t *testing.T, pid int) {
+	if pid <= 1 {
+		t.Errorf("refusing to kill pid %d", pid)
+		return
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
 func pidsWith(marker string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")

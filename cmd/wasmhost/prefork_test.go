@@ -157,8 +157,12 @@ func TestPreforkCrashLoopBacksOff(t *testing.T) {
 	p, _ := pfStart(t, bin, pfSite{Processes: 2, Environ: plugin})
 
 	// Worker 1 dies, and its replacements cannot load the plugin.
+	var victim int
+	if !eventually(30*time.Second, func() bool { victim = readyWorkers(getStatus(t, p.Admin))[1]; return victim > 0 }) {
+		t.Fatal("worker 1 never became ready")
+	}
 	os.Remove(plugin)
-	syscall.Kill(readyWorkers(getStatus(t, p.Admin))[1], syscall.SIGKILL)
+	killPid(t, victim)
 	time.Sleep(2 * time.Second)
 	for range 20 {
 		code, body, err := tryGet("http://" + p.Addr + "/env")
@@ -192,7 +196,7 @@ func TestPreforkKilledWorkerIsReplaced(t *testing.T) {
 	if victim == 0 {
 		t.Fatal("no worker 1")
 	}
-	syscall.Kill(victim, syscall.SIGKILL)
+	killPid(t, victim)
 	killed := time.Now()
 	var appeared, ready time.Duration
 	eventually(10*time.Second, func() bool {
