@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasmhost/wasmhost/internal/version"
 )
 
 // Options configure a Loader. The zero value is usable: no on-disk cache,
@@ -159,8 +161,14 @@ func (l *Loader) Compiled(sha string) bool {
 	if l.opts.CacheDir == "" {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(l.opts.CacheDir, "compiled", sha))
+	_, err := os.Stat(filepath.Join(l.markerDir(), sha))
 	return err == nil
+}
+
+// markerDir holds the markers of one wazero version, whose machine code
+// the cache holds apart from other versions'.
+func (l *Loader) markerDir() string {
+	return filepath.Join(l.opts.CacheDir, "compiled-"+version.Wazero())
 }
 
 // markCompiled records that a module's machine code is cached. wazero's
@@ -170,7 +178,7 @@ func (l *Loader) markCompiled(sha string) {
 	if l.opts.CacheDir == "" {
 		return
 	}
-	dir := filepath.Join(l.opts.CacheDir, "compiled")
+	dir := l.markerDir()
 	if os.MkdirAll(dir, 0o700) == nil {
 		os.WriteFile(filepath.Join(dir, sha), nil, 0o600)
 	}
