@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
@@ -34,6 +35,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	inst.stderr = guestOutput{inst: inst, level: abi.LogWarn}
 	initCtx, cancel := context.WithTimeout(ctx, p.cfg.InitTimeout)
 	defer cancel()
+	if p.cfg.MemoryLimit > 0 && mmapAllocator != nil {
+		initCtx = experimental.WithMemoryAllocator(initCtx, mmapAllocator)
+	}
 	cfg := p.modCfg.WithStdout(&inst.stdout).WithStderr(&inst.stderr).WithNanosleep(inst.sleep)
 	mod, err := p.rt.InstantiateModule(&callContext{Context: initCtx, inst: inst}, p.compiled, cfg)
 	inst.stderr.flush()
