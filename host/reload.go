@@ -101,7 +101,7 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		cfg.Interpreted = false
+		cfg.Interpreted, cfg.Background = false, true
 		lp, err := s.loader.Load(context.Background(), cfg)
 		mp.swapMu.Lock()
 		defer mp.swapMu.Unlock()

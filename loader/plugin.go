@@ -37,6 +37,10 @@ type Config struct {
 	// A hot swap of a module that is not compiled yet serves it interpreted
 	// until its compiled version is ready.
 	Interpreted bool
+	// Background compiles with one goroutine instead of one per CPU: for a
+	// compilation that something else (an interpreted version) covers for,
+	// and that should leave the CPU to the requests being served.
+	Background bool
 	// InitTimeout bounds an instance's initialization (the guest's runtime
 	// start and package init functions); 0 means 10 seconds.
 	InitTimeout time.Duration
@@ -127,7 +131,11 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if !cfg.Interpreted {
 		unlock = l.lockCompile(p.SHA256)
 	}
-	p.compiled, err = p.rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm)
+	workers := compileWorkers
+	if cfg.Background {
+		workers = 1
+	}
+	p.compiled, err = p.rt.CompileModule(experimental.WithCompilationWorkers(ctx, workers), wasm)
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
