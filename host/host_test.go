@@ -23,30 +23,12 @@ import (
 	"github.com/wasmhost/wasmhost/loader"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // site is a running server for one test.
 type site struct {
 	srv    *host.Server
 	base   string
 	bases  []string // one per listener
-	logs   *syncBuffer
+	logs   *testutil.LockedBuffer
 	loader *loader.Loader
 }
 
@@ -113,7 +95,7 @@ func startSiteN(t testing.TB, hcl string, level hclog.Level, noInterruption bool
 	if diags.HasErrors() {
 		t.Fatalf("site.hcl: %s", config.FormatDiagnostics(diags))
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "wasmhost", Output: logs, Level: level})
 	l, err := loader.New(loader.Options{CacheDir: cacheDir, Logger: log, NoInterruption: noInterruption})
 	if err != nil {
@@ -474,18 +456,25 @@ func TestPanicIsContained(t *testing.T) {
 	}
 
 	// After the status line is out, a failure must break the response.
-	r, err := http.Get(s.base + "/?after=1")
+	if status, b := getBroken(t, s.base+"/?after=1"); status != 200 || !strings.HasPrefix(b, "first chunk") {
+		t.Errorf("panic after flush: status %d body %q, want 200 and the first chunk", status, b)
+	}
+}
+
+// getBroken GETs url, whose guest fails after sending its status line, and
+// fails the test unless the body ends in an error rather than cleanly.
+func getBroken(t *testing.T, url string) (status int, body string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(r.Body)
-	r.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if err == nil {
-		t.Errorf("panic after flush: body %q read cleanly; the client must see a broken response", b)
+		t.Errorf("GET %s: body %q ended cleanly; the client must see a broken response", url, b)
 	}
-	if r.StatusCode != 200 || !strings.HasPrefix(string(b), "first chunk") {
-		t.Errorf("panic after flush: status %d body %q, want 200 and the first chunk", r.StatusCode, b)
-	}
+	return resp.StatusCode, string(b)
 }
 
 func TestServeTraceback(t *testing.T) {

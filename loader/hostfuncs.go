@@ -47,6 +47,16 @@ func guestBytes(mod api.Module, fn string, ptr, n uint32) []byte {
 	return b
 }
 
+// limitedBytes is guestBytes for an argument the ABI bounds: a length over
+// max traps before the host touches anything, since it is the size of what
+// the host would have to hold.
+func limitedBytes(mod api.Module, fn string, ptr, n, max uint32) []byte {
+	if n > max {
+		trapf("%s: %d bytes, more than the limit of %d", fn, n, max)
+	}
+	return guestBytes(mod, fn, ptr, n)
+}
+
 // exchangeOf returns the exchange of the request the calling instance is
 // serving, or nil when it is not serving one (a host call made during
 // initialization, say).
@@ -109,11 +119,7 @@ func bodyRead(ctx context.Context, mod api.Module, stack []uint64) {
 
 func startResponse(ctx context.Context, mod api.Module, stack []uint64) {
 	status := api.DecodeI32(stack[0])
-	hdr, hdrLen := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
-	if hdrLen > abi.MaxHeaderBytes {
-		trapf("%s: %d bytes of headers, more than the limit of %d", abi.ImportStartResponse, hdrLen, abi.MaxHeaderBytes)
-	}
-	headers := guestBytes(mod, abi.ImportStartResponse, hdr, hdrLen)
+	headers := limitedBytes(mod, abi.ImportStartResponse, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), abi.MaxHeaderBytes)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -127,11 +133,7 @@ func startResponse(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func bodyWrite(ctx context.Context, mod api.Module, stack []uint64) {
-	buf, bufLen := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	if bufLen > abi.MaxWriteBytes {
-		trapf("%s: %d bytes in one write, more than the limit of %d", abi.ImportBodyWrite, bufLen, abi.MaxWriteBytes)
-	}
-	p := guestBytes(mod, abi.ImportBodyWrite, buf, bufLen)
+	p := limitedBytes(mod, abi.ImportBodyWrite, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxWriteBytes)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -164,11 +166,7 @@ func logMessage(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func staticURL(ctx context.Context, mod api.Module, stack []uint64) {
-	pathLen := api.DecodeU32(stack[1])
-	if pathLen > abi.MaxStaticPathBytes {
-		trapf("%s: a path of %d bytes, more than the limit of %d", abi.ImportStaticURL, pathLen, abi.MaxStaticPathBytes)
-	}
-	path := guestBytes(mod, abi.ImportStaticURL, api.DecodeU32(stack[0]), pathLen)
+	path := limitedBytes(mod, abi.ImportStaticURL, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStaticPathBytes)
 	buf, bufLen := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
 	ex := exchangeOf(ctx)
 	if ex == nil {

@@ -109,8 +109,10 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 	return w.write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-// prepare applies net/http's checks for a write of n bytes.
-func (w *responseWriter) prepare(n int) error {
+// ready is what every write and flush checks first: the handler is still
+// running, no earlier error stopped the response, and a status is set (200
+// unless the handler chose one), as in net/http.
+func (w *responseWriter) ready() error {
 	if w.done {
 		return errHandlerDone
 	}
@@ -119,6 +121,14 @@ func (w *responseWriter) prepare(n int) error {
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// prepare applies net/http's checks for a write of n bytes.
+func (w *responseWriter) prepare(n int) error {
+	if err := w.ready(); err != nil {
+		return err
 	}
 	if n == 0 {
 		return nil
@@ -298,14 +308,8 @@ func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush with its error, for http.ResponseController.
 func (w *responseWriter) FlushError() error {
-	if w.done {
-		return errHandlerDone
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
+	if err := w.ready(); err != nil {
+		return err
 	}
 	if !w.emit() {
 		return w.err
