@@ -38,11 +38,52 @@ func (t *trap) Error() string { return "wasmhost ABI violation: " + t.msg }
 
 func trapf(format string, args ...any) { panic(&trap{fmt.Sprintf(format, args...)}) }
 
+// guestMemory is the part of an instance's linear memory that host
+// functions touch. Each engine's memory type has these two methods, so a
+// host function body is written once, whatever engine runs the guest.
+type guestMemory interface {
+	Read(offset, byteCount uint32) ([]byte, bool)
+	Size() uint32
+}
+
+// hostFunc is the body of one host function, in the engine-neutral form
+// every engine adapts to: parameters and results travel on stack, as in
+// wazero's stack-based GoModuleFunc, which calls without reflection or
+// allocation (host crossings are the main per-request cost of a guest).
+type hostFunc func(ctx context.Context, mem guestMemory, stack []uint64)
+
+// valueType is a wasm value type a host function takes or returns.
+type valueType byte
+
+const (
+	i32 valueType = iota
+	i64
+)
+
+// hostFunction is one import of the abi.ImportModule module.
+type hostFunction struct {
+	name            string
+	fn              hostFunc
+	params, results []valueType
+}
+
+// hostFunctions is the ABI's host module, the one list every engine builds
+// its host module from.
+var hostFunctions = []hostFunction{
+	{abi.ImportEnvironGet, environGet, []valueType{i32, i32}, []valueType{i32}},
+	{abi.ImportBodyRead, bodyRead, []valueType{i32, i32}, []valueType{i32}},
+	{abi.ImportStartResponse, startResponse, []valueType{i32, i32, i32}, []valueType{i32}},
+	{abi.ImportBodyWrite, bodyWrite, []valueType{i32, i32}, []valueType{i32}},
+	{abi.ImportBodyFlush, bodyFlush, nil, []valueType{i32}},
+	{abi.ImportLog, logMessage, []valueType{i32, i32, i32}, nil},
+	{abi.ImportStaticURL, staticURL, []valueType{i32, i32, i32, i32}, []valueType{i32}},
+}
+
 // guestBytes returns the guest memory at [ptr, ptr+n), or traps.
-func guestBytes(mod api.Module, fn string, ptr, n uint32) []byte {
-	b, ok := mod.Memory().Read(ptr, n)
+func guestBytes(mem guestMemory, fn string, ptr, n uint32) []byte {
+	b, ok := mem.Read(ptr, n)
 	if !ok {
-		trapf("%s: range [%d, %d+%d) is outside guest memory (%d bytes)", fn, ptr, ptr, n, mod.Memory().Size())
+		trapf("%s: range [%d, %d+%d) is outside guest memory (%d bytes)", fn, ptr, ptr, n, mem.Size())
 	}
 	return b
 }
@@ -50,11 +91,11 @@ func guestBytes(mod api.Module, fn string, ptr, n uint32) []byte {
 // limitedBytes is guestBytes for an argument the ABI bounds: a length over
 // max traps before the host touches anything, since it is the size of what
 // the host would have to hold.
-func limitedBytes(mod api.Module, fn string, ptr, n, max uint32) []byte {
+func limitedBytes(mem guestMemory, fn string, ptr, n, max uint32) []byte {
 	if n > max {
 		trapf("%s: %d bytes, more than the limit of %d", fn, n, max)
 	}
-	return guestBytes(mod, fn, ptr, n)
+	return guestBytes(mem, fn, ptr, n)
 }
 
 // exchangeOf returns the exchange of the request the calling instance is
@@ -68,30 +109,38 @@ func exchangeOf(ctx context.Context) Exchange {
 	return inst.ex
 }
 
-func setResult(stack []uint64, v int32) { stack[0] = api.EncodeI32(v) }
+// Stack slots hold i32 values in their low 32 bits.
+func argU32(stack []uint64, i int) uint32 { return uint32(stack[i]) }
+func argI32(stack []uint64, i int) int32  { return int32(uint32(stack[i])) }
 
-// instantiateHostModule defines the ABI's host functions in rt. They use
-// wazero's stack-based GoModuleFunc form, which calls without reflection or
-// allocation: host crossings are the main per-request cost of a guest.
+func setResult(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
+
+// instantiateHostModule defines the ABI's host functions in a wazero runtime.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
-	i32 := api.ValueTypeI32
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	def := func(name string, fn api.GoModuleFunc, params, results []api.ValueType) {
-		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(name)
+	for _, f := range hostFunctions {
+		fn := f.fn
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			fn(ctx, mod.Memory(), stack)
+		}), wazeroTypes(f.params), wazeroTypes(f.results)).Export(f.name)
 	}
-	def(abi.ImportEnvironGet, environGet, []api.ValueType{i32, i32}, []api.ValueType{i32})
-	def(abi.ImportBodyRead, bodyRead, []api.ValueType{i32, i32}, []api.ValueType{i32})
-	def(abi.ImportStartResponse, startResponse, []api.ValueType{i32, i32, i32}, []api.ValueType{i32})
-	def(abi.ImportBodyWrite, bodyWrite, []api.ValueType{i32, i32}, []api.ValueType{i32})
-	def(abi.ImportBodyFlush, bodyFlush, nil, []api.ValueType{i32})
-	def(abi.ImportLog, logMessage, []api.ValueType{i32, i32, i32}, nil)
-	def(abi.ImportStaticURL, staticURL, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	_, err := b.Instantiate(ctx)
 	return err
 }
 
-func environGet(ctx context.Context, mod api.Module, stack []uint64) {
-	buf, bufLen := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+func wazeroTypes(ts []valueType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = api.ValueTypeI32
+		if t == i64 {
+			out[i] = api.ValueTypeI64
+		}
+	}
+	return out
+}
+
+func environGet(ctx context.Context, mem guestMemory, stack []uint64) {
+	buf, bufLen := argU32(stack, 0), argU32(stack, 1)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -99,13 +148,13 @@ func environGet(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	env := ex.Environ()
 	if uint64(len(env)) <= uint64(bufLen) {
-		copy(guestBytes(mod, abi.ImportEnvironGet, buf, uint32(len(env))), env)
+		copy(guestBytes(mem, abi.ImportEnvironGet, buf, uint32(len(env))), env)
 	}
 	setResult(stack, int32(len(env)))
 }
 
-func bodyRead(ctx context.Context, mod api.Module, stack []uint64) {
-	buf, bufLen := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+func bodyRead(ctx context.Context, mem guestMemory, stack []uint64) {
+	buf, bufLen := argU32(stack, 0), argU32(stack, 1)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -114,12 +163,12 @@ func bodyRead(ctx context.Context, mod api.Module, stack []uint64) {
 	if bufLen > 1<<30 { // keep n representable as a positive i32
 		bufLen = 1 << 30
 	}
-	setResult(stack, ex.ReadBody(guestBytes(mod, abi.ImportBodyRead, buf, bufLen)))
+	setResult(stack, ex.ReadBody(guestBytes(mem, abi.ImportBodyRead, buf, bufLen)))
 }
 
-func startResponse(ctx context.Context, mod api.Module, stack []uint64) {
-	status := api.DecodeI32(stack[0])
-	headers := limitedBytes(mod, abi.ImportStartResponse, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), abi.MaxHeaderBytes)
+func startResponse(ctx context.Context, mem guestMemory, stack []uint64) {
+	status := argI32(stack, 0)
+	headers := limitedBytes(mem, abi.ImportStartResponse, argU32(stack, 1), argU32(stack, 2), abi.MaxHeaderBytes)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -132,8 +181,8 @@ func startResponse(ctx context.Context, mod api.Module, stack []uint64) {
 	setResult(stack, ex.StartResponse(status, headers))
 }
 
-func bodyWrite(ctx context.Context, mod api.Module, stack []uint64) {
-	p := limitedBytes(mod, abi.ImportBodyWrite, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxWriteBytes)
+func bodyWrite(ctx context.Context, mem guestMemory, stack []uint64) {
+	p := limitedBytes(mem, abi.ImportBodyWrite, argU32(stack, 0), argU32(stack, 1), abi.MaxWriteBytes)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -142,7 +191,7 @@ func bodyWrite(ctx context.Context, mod api.Module, stack []uint64) {
 	setResult(stack, ex.WriteBody(p))
 }
 
-func bodyFlush(ctx context.Context, _ api.Module, stack []uint64) {
+func bodyFlush(ctx context.Context, _ guestMemory, stack []uint64) {
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -151,9 +200,9 @@ func bodyFlush(ctx context.Context, _ api.Module, stack []uint64) {
 	setResult(stack, ex.Flush())
 }
 
-func logMessage(ctx context.Context, mod api.Module, stack []uint64) {
-	level := api.DecodeI32(stack[0])
-	msg := guestBytes(mod, abi.ImportLog, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]))
+func logMessage(ctx context.Context, mem guestMemory, stack []uint64) {
+	level := argI32(stack, 0)
+	msg := guestBytes(mem, abi.ImportLog, argU32(stack, 1), argU32(stack, 2))
 	if len(msg) > abi.MaxLogBytes {
 		msg = msg[:abi.MaxLogBytes]
 	}
@@ -165,9 +214,9 @@ func logMessage(ctx context.Context, mod api.Module, stack []uint64) {
 	inst.log(level, msg)
 }
 
-func staticURL(ctx context.Context, mod api.Module, stack []uint64) {
-	path := limitedBytes(mod, abi.ImportStaticURL, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxStaticPathBytes)
-	buf, bufLen := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+func staticURL(ctx context.Context, mem guestMemory, stack []uint64) {
+	path := limitedBytes(mem, abi.ImportStaticURL, argU32(stack, 0), argU32(stack, 1), abi.MaxStaticPathBytes)
+	buf, bufLen := argU32(stack, 2), argU32(stack, 3)
 	ex := exchangeOf(ctx)
 	if ex == nil {
 		setResult(stack, abi.ErrState)
@@ -175,7 +224,7 @@ func staticURL(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	url := ex.StaticURL(string(path))
 	if uint64(len(url)) <= uint64(bufLen) {
-		copy(guestBytes(mod, abi.ImportStaticURL, buf, uint32(len(url))), url)
+		copy(guestBytes(mem, abi.ImportStaticURL, buf, uint32(len(url))), url)
 	}
 	setResult(stack, int32(len(url)))
 }
