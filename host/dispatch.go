@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -53,21 +54,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.reset(s, w, r, &c, mp.log)
 	ex.requestID = s.nextRequestID()
 	ex.traceback = cfg.ServeTraceback
+	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
+	defer cancel()
+	ex.ctx = ctx
+	// The plugin's timeout bounds everything the request does, not only
+	// guest code: a client that stops reading the response makes the write
+	// that the guest waits on fail at the deadline.
+	ex.rc = http.NewResponseController(w)
+	deadline, _ := ctx.Deadline()
+	_ = ex.rc.SetWriteDeadline(deadline)
 	var flags uint32
 	if r.Body != nil && r.Body != http.NoBody {
 		flags |= abi.FlagHasBody
-		ex.body = http.MaxBytesReader(w, r.Body, cfg.MaxBodySize)
 		if r.ProtoMajor == 1 {
-			// Let the guest stream: read the request body while the response
-			// is already going out (echo, upload progress). HTTP/2 always can.
-			_ = http.NewResponseController(w).EnableFullDuplex()
+			// The spool reads the body while the guest may already be
+			// answering; HTTP/2 always can.
+			_ = ex.rc.EnableFullDuplex()
 		}
+		ex.body = newSpool(w, r.Body, cfg.MaxBodySize)
+		defer ex.body.release()
 	}
 
-	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
 	var err error
+	var lv *loadedVersion
 	for attempt := 0; ; attempt++ {
-		lv := mp.current.Load()
+		lv = mp.current.Load()
 		ex.env = appendEnviron(ex.env[:0], r, &c, scriptName, pathInfo, ex.requestID, lv.fixed)
 		err = lv.plugin.Serve(ctx, ex, flags)
 		// ErrClosed comes only from a pool that a swap closed while this
@@ -77,7 +88,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	cancel()
+	if ex.body != nil {
+		// Take the rest of the body before answering, within the deadline:
+		// the connection stays usable for the client's next request, and a
+		// body that passes max_body_size is answered with 413 however the
+		// guest treated it.
+		whole := ex.body.complete(ctx, func() { _ = ex.rc.SetReadDeadline(time.Now()) })
+		ex.tooLarge = ex.tooLarge || ex.body.tooLarge()
+		if !whole && !ex.committed {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	if err == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The guest returned, but only because a body read or a write to
+		// the client was cut off at the deadline.
+		err = loader.ErrTimeout
+		lv.plugin.CountTimeout()
+	}
+	ex.allowFinalWrite(deadline)
 	s.finish(w, r, ex, mp, err, start)
 }
 

@@ -1,10 +1,12 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -29,8 +31,10 @@ type exchange struct {
 	client *client
 	w      http.ResponseWriter
 	r      *http.Request
-	body   io.Reader
-	log    hclog.Logger // the plugin's logger
+	ctx    context.Context // the request's deadline and cancellation
+	body   *spool          // the request body read ahead, nil without one
+	rc     *http.ResponseController
+	log    hclog.Logger    // the plugin's logger
 
 	requestID string
 	env       []byte
@@ -53,6 +57,7 @@ type exchange struct {
 func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c *client, log hclog.Logger) {
 	ex.srv, ex.client = s, c
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
+	ex.ctx = r.Context()
 	ex.env = ex.env[:0]
 	ex.header = ex.header[:0]
 	ex.buf = ex.buf[:0]
@@ -65,7 +70,7 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c *
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
 	ex.srv, ex.client = nil, nil
-	ex.w, ex.r, ex.body, ex.log = nil, nil, nil, nil
+	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc = nil, nil, nil, nil, nil, nil
 	if cap(ex.env) > 64<<10 {
 		ex.env = nil
 	}
@@ -83,26 +88,20 @@ func (ex *exchange) ReadBody(p []byte) int32 {
 	if ex.body == nil || len(p) == 0 {
 		return 0
 	}
-	for tries := 0; ; tries++ {
-		n, err := ex.body.Read(p)
-		if n > 0 {
-			return int32(n)
-		}
-		var tooBig *http.MaxBytesError
-		switch {
-		case err == io.EOF:
-			return 0
-		case errors.As(err, &tooBig):
-			ex.tooLarge = true
-			return abi.ErrBodyTooLarge
-		case err != nil && ex.r.Context().Err() != nil:
-			return abi.ErrClosed
-		case err != nil:
-			return abi.ErrIO
-		case tries > 100: // a reader that keeps returning 0, nil
-			return abi.ErrIO
-		}
+	n, err := ex.body.Read(ex.ctx, p)
+	var tooBig *http.MaxBytesError
+	switch {
+	case n > 0:
+		return int32(n)
+	case err == io.EOF:
+		return 0
+	case errors.As(err, &tooBig):
+		ex.tooLarge = true
+		return abi.ErrBodyTooLarge
+	case ex.ctx.Err() != nil || ex.r.Context().Err() != nil:
+		return abi.ErrClosed
 	}
+	return abi.ErrIO
 }
 
 func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
@@ -178,6 +177,21 @@ func (ex *exchange) Log(level int32, msg []byte) {
 }
 
 func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }
+
+// finalWriteGrace is how long the host may take to write an answer of its
+// own (an error page, a buffered response) once the guest is done, when the
+// request's deadline is nearer than that or past.
+const finalWriteGrace = 5 * time.Second
+
+// allowFinalWrite moves the connection's write deadline, set to the
+// request's deadline, far enough out that the host can still send the
+// answer. A client that does not read it holds a connection for that long,
+// never an instance.
+func (ex *exchange) allowFinalWrite(deadline time.Time) {
+	if time.Until(deadline) < finalWriteGrace {
+		_ = ex.rc.SetWriteDeadline(time.Now().Add(finalWriteGrace))
+	}
+}
 
 // commit sends the status and headers (and what is buffered) once.
 func (ex *exchange) commit() bool {
