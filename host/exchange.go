@@ -34,7 +34,7 @@ type exchange struct {
 	ctx    context.Context // the request's deadline and cancellation
 	body   *spool          // the request body read ahead, nil without one
 	rc     *http.ResponseController
-	log    hclog.Logger    // the plugin's logger
+	log    hclog.Logger // the plugin's logger
 
 	requestID string
 	env       []byte

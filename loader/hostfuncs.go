@@ -102,11 +102,17 @@ func limitedBytes(mem guestMemory, fn string, ptr, n, max uint32) []byte {
 // serving, or nil when it is not serving one (a host call made during
 // initialization, say).
 func exchangeOf(ctx context.Context) Exchange {
-	inst, _ := ctx.Value(instanceKey{}).(*instance)
+	inst := instanceOf(ctx)
 	if inst == nil {
 		return nil
 	}
 	return inst.ex
+}
+
+// instanceOf returns the instance making a host call during a request.
+func instanceOf(ctx context.Context) *instance {
+	inst, _ := ctx.Value(instanceKey{}).(*instance)
+	return inst
 }
 
 // Stack slots hold i32 values in their low 32 bits.
@@ -163,7 +169,12 @@ func bodyRead(ctx context.Context, mem guestMemory, stack []uint64) {
 	if bufLen > 1<<30 { // keep n representable as a positive i32
 		bufLen = 1 << 30
 	}
-	setResult(stack, ex.ReadBody(guestBytes(mem, abi.ImportBodyRead, buf, bufLen)))
+	p := guestBytes(mem, abi.ImportBodyRead, buf, bufLen)
+	inst := instanceOf(ctx)
+	inst.pause()
+	n := ex.ReadBody(p)
+	inst.resume()
+	setResult(stack, n)
 }
 
 func startResponse(ctx context.Context, mem guestMemory, stack []uint64) {
@@ -188,7 +199,11 @@ func bodyWrite(ctx context.Context, mem guestMemory, stack []uint64) {
 		setResult(stack, abi.ErrState)
 		return
 	}
-	setResult(stack, ex.WriteBody(p))
+	inst := instanceOf(ctx)
+	inst.pause()
+	n := ex.WriteBody(p)
+	inst.resume()
+	setResult(stack, n)
 }
 
 func bodyFlush(ctx context.Context, _ guestMemory, stack []uint64) {
@@ -197,7 +212,11 @@ func bodyFlush(ctx context.Context, _ guestMemory, stack []uint64) {
 		setResult(stack, abi.ErrState)
 		return
 	}
-	setResult(stack, ex.Flush())
+	inst := instanceOf(ctx)
+	inst.pause()
+	n := ex.Flush()
+	inst.resume()
+	setResult(stack, n)
 }
 
 func logMessage(ctx context.Context, mem guestMemory, stack []uint64) {

@@ -30,6 +30,13 @@ type instance struct {
 // initializer (the Go runtime and package init functions) under a deadline:
 // a guest that loops in init must not hang the host.
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	// Instantiation runs the guest's initializer: CPU time like a request's,
+	// so it waits its turn like one. A plugin whose guests keep timing out
+	// makes a new instance for every request.
+	if err := p.tenant.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer p.tenant.leave()
 	inst := &instance{plugin: p}
 	inst.stdout = guestOutput{inst: inst, level: abi.LogInfo}
 	inst.stderr = guestOutput{inst: inst, level: abi.LogWarn}
@@ -69,11 +76,28 @@ func (inst *instance) sleep(ns int64) {
 		time.Sleep(time.Duration(ns))
 		return
 	}
+	inst.pause()
+	defer inst.resume()
 	t := time.NewTimer(time.Duration(ns))
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 		t.Stop()
+	}
+}
+
+// pause gives the guest's place in the scheduler back for a host call that
+// waits (on the client, a timer): waiting is not running. resume takes it
+// again afterwards. Outside a request (initialization) they do nothing.
+func (inst *instance) pause() {
+	if inst.ctx != nil {
+		inst.plugin.tenant.leave()
+	}
+}
+
+func (inst *instance) resume() {
+	if inst.ctx != nil {
+		inst.plugin.tenant.resume(inst.ctx)
 	}
 }
 

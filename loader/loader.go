@@ -31,6 +31,9 @@ type Options struct {
 	// stop them. Only for measuring what those checks cost: without them a
 	// looping guest freezes the process. Never set it in a server.
 	NoInterruption bool
+	// MaxRunning is how many guests may run at once before the scheduler
+	// makes the rest wait (see scheduler); 0 means GOMAXPROCS.
+	MaxRunning int
 }
 
 // Loader loads plugins. It owns what plugins share: the compilation cache.
@@ -41,6 +44,7 @@ type Loader struct {
 	live  atomic.Int64 // instances alive across every plugin, old versions included
 	// compiled holds the hashes of modules compiled by this process.
 	compiled sync.Map
+	sched    *scheduler
 }
 
 // LiveInstances counts the instances alive in every plugin this loader
@@ -75,7 +79,7 @@ func (l *Loader) lockCompile(sha string) (unlock func()) {
 
 // New returns a Loader; with opts.CacheDir set it creates the cache folder.
 func New(opts Options) (*Loader, error) {
-	l := &Loader{opts: opts, log: opts.Logger}
+	l := &Loader{opts: opts, log: opts.Logger, sched: newScheduler(opts.MaxRunning)}
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
 	}

@@ -69,6 +69,7 @@ type Plugin struct {
 	compiled      wazero.CompiledModule
 	modCfg        wazero.ModuleConfig
 	pool          *pool
+	tenant        *tenant // the plugin's share of the CPU, across versions
 	retireAt      uint32 // linear memory size above which an instance is retired
 	initialMemory uint64 // linear memory of a fresh instance, after initialization
 
@@ -110,6 +111,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		cfg:         cfg,
 		Interpreted: cfg.Interpreted,
 		log:         l.log.Named(cfg.Name),
+		tenant:      l.sched.tenant(cfg.Name),
 	}
 	p.Version = p.SHA256[:12]
 
@@ -341,6 +343,10 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 		}
 		return p.countCtxError(err)
 	}
+	if err := p.tenant.enter(ctx); err != nil {
+		p.pool.release(inst)
+		return p.countCtxError(err)
+	}
 	p.requests.Add(1)
 	inst.ex, inst.ctx = ex, ctx
 	stack := inst.stack[:]
@@ -349,6 +355,7 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 	// A fresh callContext per call: wazero's interruption goroutine may
 	// still read the context after the call returns.
 	err = inst.handle.CallWithStack(&callContext{Context: ctx, inst: inst}, stack)
+	p.tenant.leave()
 	inst.stdout.flush()
 	inst.stderr.flush()
 	inst.ex, inst.ctx = nil, nil
