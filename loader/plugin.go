@@ -70,8 +70,8 @@ type Plugin struct {
 	modCfg        wazero.ModuleConfig
 	pool          *pool
 	tenant        *tenant // the plugin's share of the CPU, across versions
-	retireAt      uint32 // linear memory size above which an instance is retired
-	initialMemory uint64 // linear memory of a fresh instance, after initialization
+	retireAt      uint32  // linear memory size above which an instance is retired
+	initialMemory uint64  // linear memory of a fresh instance, after initialization
 
 	requests, traps, timeouts, canceled atomic.Int64
 	memHigh                             atomic.Uint64 // largest linear memory seen after a request
