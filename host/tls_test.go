@@ -1,16 +1,8 @@
 package host_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,37 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// writeCert writes a self-signed certificate for 127.0.0.1 with the given
-// serial number to cert.pem and key.pem in dir.
-func writeCert(t *testing.T, dir string, serial int64) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "wasmhost test"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-}
+	"github.com/wasmhost/wasmhost/internal/testutil"
+)
 
 func TestTLSAndHTTP2(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, 1)
+	testutil.WriteCert(t, dir, 1)
 	s := startSite(t, `server {
   listen = ["https://127.0.0.1:0"]
   tls {
@@ -117,7 +85,7 @@ plugin "stream" {
 	}
 
 	// HUP rereads the certificate: new connections get the new one.
-	writeCert(t, dir, 2)
+	testutil.WriteCert(t, dir, 2)
 	if err := s.srv.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +109,7 @@ plugin "stream" {
 
 func TestPlainAndTLSListeners(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, 1)
+	testutil.WriteCert(t, dir, 1)
 	cfgText := `server {
   listen = ["http://127.0.0.1:0", "https://127.0.0.1:0"]
   tls {
