@@ -17,7 +17,10 @@ func init() {
 		}
 		for {
 			b := make([]byte, 1<<20)
-			for i := range b { // touch it, so it is really used
+			// Touch every page, so the memory is really used. One write a
+			// page, not a byte: a loop of a million iterations per MiB would
+			// make the bomb slow to go off under interruption checks.
+			for i := 0; i < len(b); i += 4096 {
 				b[i] = byte(i)
 			}
 			hoard = append(hoard, b)
