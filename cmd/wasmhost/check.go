@@ -31,11 +31,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	cacheDir := ""
-	if site.Server.CompilationCache {
-		cacheDir, _ = loader.DefaultCacheDir()
-	}
-	l, err := loader.New(loader.Options{CacheDir: cacheDir})
+	cacheDir, _ := loader.DefaultCacheDir()
+	l, err := loader.New(loader.Options{CacheDir: cacheDir, CacheSize: site.Server.CacheSize})
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmhost: %v\n", err)
 		return exitFailure

@@ -292,14 +292,14 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 }
 
 func newLoader(site *config.Site, log hclog.Logger) (*loader.Loader, error) {
-	cacheDir := ""
-	if site.Server.CompilationCache {
-		var err error
-		if cacheDir, err = loader.DefaultCacheDir(); err != nil {
-			log.Warn("no compilation cache: no user cache folder", "error", err)
-		}
+	// The cache is kept under --debug too: it is keyed by the module's
+	// content, so it can never serve stale code, and without it every
+	// start compiles every plugin again.
+	cacheDir, err := loader.DefaultCacheDir()
+	if err != nil {
+		log.Warn("no compilation cache: no user cache folder", "error", err)
 	}
-	return loader.New(loader.Options{CacheDir: cacheDir, Logger: log.Named("loader")})
+	return loader.New(loader.Options{CacheDir: cacheDir, CacheSize: site.Server.CacheSize, Logger: log.Named("loader")})
 }
 
 // osFile is w if it is a file, else fallback: child processes write to

@@ -48,6 +48,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxURLLength      = 8 << 10
+	DefaultCacheSize         = 1 << 30
 
 	DefaultAdminListen = "127.0.0.1:9901"
 
@@ -107,7 +108,7 @@ type Server struct {
 	MaxHeaderBytes    int64          // max_header_bytes
 	MaxURLLength      int64          // max_url_length: longer request-targets get 414
 	TLS               *TLS           // nil without a tls block
-	CompilationCache  bool           // not a setting: debug mode disables the compilation cache
+	CacheSize         int64          // cache_size: the compilation cache's bound on disk
 }
 
 // TLS holds absolute paths; their existence is checked when they are loaded.
@@ -147,7 +148,6 @@ type Dir struct {
 // settings that follow it unless site.hcl set them explicitly.
 func (s *Site) ApplyDebug(debug bool) {
 	s.Server.Debug = debug
-	s.Server.CompilationCache = !debug
 	if !s.explicitServeTraceback {
 		s.Server.ServeTraceback = debug
 	}

@@ -72,7 +72,7 @@ func defaultServer() Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		MaxURLLength:      8 << 10,
-		CompilationCache:  true,
+		CacheSize:         1 << 30,
 	}
 }
 
@@ -294,9 +294,9 @@ func TestDebugDefaults(t *testing.T) {
 		site, _ := mustParse(t, src, "site.hcl")
 		s := site.Server
 		if s.Debug != c.debug || s.ServeTraceback != c.traceback || s.Autoreload != c.autoreload ||
-			site.Static.HashCache != c.hash || s.CompilationCache != c.ccache {
-			t.Errorf("server{%s} static{%s}: debug %v traceback %v autoreload %v hash_cache %v cache %v",
-				c.server, c.static, s.Debug, s.ServeTraceback, s.Autoreload, site.Static.HashCache, s.CompilationCache)
+			site.Static.HashCache != c.hash || s.CacheSize != DefaultCacheSize {
+			t.Errorf("server{%s} static{%s}: debug %v traceback %v autoreload %v hash_cache %v cache_size %v",
+				c.server, c.static, s.Debug, s.ServeTraceback, s.Autoreload, site.Static.HashCache, s.CacheSize)
 		}
 	}
 }
@@ -304,18 +304,18 @@ func TestDebugDefaults(t *testing.T) {
 func TestApplyDebug(t *testing.T) {
 	site, _ := mustParse(t, "static {}\n", "site.hcl")
 	site.ApplyDebug(true)
-	if !site.Server.Debug || !site.Server.ServeTraceback || site.Static.HashCache || site.Server.CompilationCache || !site.Server.Autoreload {
+	if !site.Server.Debug || !site.Server.ServeTraceback || site.Static.HashCache || !site.Server.Autoreload {
 		t.Errorf("debug on: %+v %+v", site.Server, site.Static)
 	}
 	site.ApplyDebug(false)
-	if site.Server.Debug || site.Server.ServeTraceback || !site.Static.HashCache || !site.Server.CompilationCache {
+	if site.Server.Debug || site.Server.ServeTraceback || !site.Static.HashCache {
 		t.Errorf("debug off: %+v %+v", site.Server, site.Static)
 	}
 
 	// What the file set explicitly survives --debug.
 	site, _ = mustParse(t, "server {\n  serve_traceback = false\n}\nstatic {\n  hash_cache = true\n}\n", "site.hcl")
 	site.ApplyDebug(true)
-	if site.Server.ServeTraceback || !site.Static.HashCache || site.Server.CompilationCache {
+	if site.Server.ServeTraceback || !site.Static.HashCache {
 		t.Errorf("explicit settings overridden: %+v %+v", site.Server, site.Static)
 	}
 
