@@ -93,12 +93,14 @@ func (inst *instance) log(level int32, msg []byte) {
 		ex.Log(level, msg)
 		return
 	}
-	inst.plugin.log.Log(HCLogLevel(level), string(msg))
+	lvl, text, fields := GuestRecord(level, msg)
+	inst.plugin.log.Log(lvl, text, fields...)
 }
 
-// HCLogLevel maps an abi.Log* level to hclog's; unknown levels are Info.
+// HCLogLevel maps an abi.Log* level (flags aside) to hclog's; unknown
+// levels are Info.
 func HCLogLevel(level int32) hclog.Level {
-	switch level {
+	switch level &^ abi.LogStructured {
 	case abi.LogDebug:
 		return hclog.Debug
 	case abi.LogWarn:
