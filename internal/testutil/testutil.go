@@ -85,11 +85,17 @@ func lockFile(t testing.TB, path string) func() {
 	}
 }
 
-// CacheDir is the compilation cache of this test process: its tests share
-// it, so a plugin compiles once per package, and no test process sees
-// another's entries (a swap a test expects to compile really compiles, and
-// a build from another checkout never answers for this one's).
-func CacheDir(t testing.TB) string { return processDir(t, "wasmhost-test-cache") }
+// CacheDir is a compilation cache shared by test processes, so each test
+// package does not pay wazero's full compile cost for the same plugins.
+// Sharing is safe: entries are keyed by the module's content. A test that
+// needs a module compiled afresh (a cold swap) uses a folder of its own.
+func CacheDir(t testing.TB) string {
+	dir := filepath.Join(os.TempDir(), "wasmhost-test-cache")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
 
 var (
 	processDirsMu sync.Mutex
