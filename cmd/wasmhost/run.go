@@ -324,12 +324,13 @@ func reloadInPlace(o *runOptions, srv *host.Server, log hclog.Logger) {
 	}
 	if err := srv.Reload(context.Background(), site); err != nil {
 		log.Error("SIGHUP: reload refused; the running site keeps serving", "error", err)
+		return // the TLS files stay those of the running site
 	}
 	if site.Server.TLS != nil {
 		if err := srv.ReloadTLS(); err != nil {
 			log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
 		} else {
-			log.Info("SIGHUP: TLS certificate reloaded")
+			log.Info("SIGHUP: TLS certificate reloaded", "cert", site.Server.TLS.Cert, "key", site.Server.TLS.Key)
 		}
 	}
 }
