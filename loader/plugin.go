@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -203,10 +204,11 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	return p, nil
 }
 
-// fsConfig mounts the granted folders; without grants a guest has no file
-// system at all (wazero's default).
+// fsConfig mounts the granted folders, over a root that refuses every
+// other path (see guestfs.go); without grants a guest has no file system at
+// all (wazero's default).
 func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
-	fs := wazero.NewFSConfig()
+	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
 	for _, d := range dirs {
 		st, err := os.Stat(d.Host)
 		if err != nil {
@@ -216,9 +218,9 @@ func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
 			return nil, fmt.Errorf("dirs: %s = %s: not a folder", d.Guest, d.Host)
 		}
 		if d.Writable {
-			fs = fs.WithDirMount(d.Host, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(writableDir{sysfs.DirFS(d.Host)}, d.Guest)
 		} else {
-			fs = fs.WithReadOnlyDirMount(d.Host, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: sysfs.DirFS(d.Host)}}, d.Guest)
 		}
 	}
 	return fs, nil
