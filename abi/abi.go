@@ -146,6 +146,11 @@ const (
 	LogInfo  = 2
 	LogWarn  = 3
 	LogError = 4
+	// LogStructured, or-ed into the level, says the message is one JSON
+	// object: "msg" is the message, every other member a field (a value
+	// that is not a string, number or boolean is kept as JSON text). A host
+	// that does not know the flag logs the JSON text at info level.
+	LogStructured = 1 << 8
 )
 
 // Errno values returned (negated) by host functions.

@@ -67,10 +67,10 @@ func (s *Server) pluginStatuses() []pluginStatus {
 			path:         mp.cfg.Path,
 			version:      lv.plugin.Version,
 			loadedAt:     lv.plugin.LoadedAt,
-			swaps:        mp.swaps.Load(),
-			swapFailures: mp.swapFailures.Load(),
+			swaps:        mp.totals.swaps.Load(),
+			swapFailures: mp.totals.swapFailures.Load(),
 			instancesCap: lv.plugin.Instances(),
-			stats:        lv.plugin.Stats(),
+			stats:        mp.stats(),
 		}
 		if e := mp.lastError.Load(); e != nil {
 			st.lastError = *e

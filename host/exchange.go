@@ -166,8 +166,11 @@ func (ex *exchange) Flush() int32 {
 }
 
 func (ex *exchange) Log(level int32, msg []byte) {
-	line := string(msg)
-	ex.log.Log(loader.HCLogLevel(level), line, "request_id", ex.requestID)
+	lvl, text, fields := loader.GuestRecord(level, msg)
+	ex.log.Log(lvl, text, append(fields, "request_id", ex.requestID)...)
+	if level&abi.LogStructured != 0 {
+		msg = []byte(text)
+	}
 	if room := guestLogCapture - len(ex.guestLog); room > 0 {
 		if len(msg) >= room {
 			msg = msg[:room-1]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -49,6 +50,10 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	start := time.Now()
 	old := mp.current.Load()
 	res := SwapResult{Plugin: mp.cfg.Name, Version: old.plugin.Version}
+	if mp.retired {
+		res.Error = "the plugin was removed or the server is shutting down"
+		return res
+	}
 	sum, err := fileSHA256(mp.cfg.Path)
 	if err == nil && sum == old.plugin.SHA256 {
 		return res // rewritten or touched with the same bytes: nothing to do
@@ -60,18 +65,24 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 		err = &loader.LoadError{Plugin: mp.cfg.Name, Path: mp.cfg.Path, Err: err}
 	}
 	res.TookMS = time.Since(start).Milliseconds()
+	if err == nil && lp.SHA256 == old.plugin.SHA256 {
+		// The file changed back between the hash above and the load: the
+		// version is what was loaded, not what was hashed.
+		lp.Close()
+		return res
+	}
 	if err != nil {
 		msg := err.Error()
 		mp.lastError.Store(&msg)
-		mp.swapFailures.Add(1)
+		mp.totals.swapFailures.Add(1)
 		res.Error = msg
 		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.plugin.Version)
 		return res
 	}
-	mp.current.Store(s.wrap(mp, lp))
+	mp.replace(s.wrap(mp, lp))
 	old.plugin.Close() // drains: requests in flight finish on it
 	mp.lastError.Store(nil)
-	mp.swaps.Add(1)
+	mp.totals.swaps.Add(1)
 	res.Version, res.Swapped = lp.Version, true
 	mp.log.Info("swapped", "reason", reason, "from", old.plugin.Version, "to", lp.Version,
 		"took", time.Since(start).Round(time.Millisecond))
@@ -97,10 +108,7 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 	if err != nil {
 		return nil, err // the compiler would refuse the same bytes
 	}
-	mp.log.Info("new version serving interpreted while it compiles", "version", interp.Version)
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
+	started := s.goBackground(func() {
 		cfg.Interpreted, cfg.Background = false, true
 		lp, err := s.loader.Load(context.Background(), cfg)
 		mp.swapMu.Lock()
@@ -110,14 +118,17 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 		case err != nil:
 			// Same bytes, so unexpected (out of memory, say).
 			mp.log.Error("compiling the new version failed; it stays interpreted", "error", err)
-		case cur.plugin != interp || s.closing.Load():
-			lp.Close() // superseded; its machine code stays cached
+		case cur.plugin != interp || mp.retired:
+			lp.Close() // superseded or retired; its machine code stays cached
 		default:
-			mp.current.Store(s.wrap(mp, lp))
+			mp.replace(s.wrap(mp, lp))
 			interp.Close()
 			mp.log.Info("new version compiled and in service", "version", lp.Version)
 		}
-	}()
+	})
+	if started {
+		mp.log.Info("new version serving interpreted while it compiles", "version", interp.Version)
+	}
 	return interp, nil
 }
 
@@ -139,6 +150,9 @@ func fileSHA256(path string) (string, error) {
 func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if s.closed {
+		return errors.New("reload refused: the server is shutting down")
+	}
 	prev := s.state.Load()
 	st, err := s.newState(ctx, site, prev)
 	if err != nil {
@@ -149,11 +163,23 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	for _, mp := range st.plugins {
 		kept[mp] = true
 	}
-	s.state.Store(st)
+	var removed []*mountedPlugin
 	for _, mp := range prev.plugins {
 		if !kept[mp] {
-			mp.current.Load().plugin.Close()
+			removed = append(removed, mp)
 		}
+	}
+	// Removed plugins are retired around the store of the new state, with
+	// no swap of theirs in between: a reader of either state counts each
+	// version once (see pluginTotals).
+	for _, mp := range removed {
+		mp.swapMu.Lock()
+		mp.totals.drain(mp.current.Load().plugin)
+	}
+	s.state.Store(st)
+	for _, mp := range removed {
+		mp.retireLocked()
+		mp.swapMu.Unlock()
 	}
 	if prev.static != nil && prev.static != st.static {
 		prev.static.Close()

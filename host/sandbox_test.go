@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -245,6 +246,8 @@ func TestCapabilitiesAreOptIn(t *testing.T) {
 	os.Mkdir(data, 0o755)
 	os.WriteFile(filepath.Join(data, "hello.txt"), []byte("granted\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("secret\n"), 0o644)
+	rw := filepath.Join(dir, "rw")
+	os.Mkdir(rw, 0o755)
 	t.Setenv("WASMHOST_TEST_SECRET", "host-secret")
 	s := startSite(t, `
 plugin "none" {
@@ -256,6 +259,11 @@ plugin "granted" {
   mount = "/granted"
   dirs  = { "/data" = "`+data+`" }
   env   = { VISIBLE = "yes" }
+}
+plugin "writable" {
+  path  = "{{fsread}}"
+  mount = "/writable"
+  dirs  = { "/rw" = "`+rw+`:rw" }
 }`)
 	if resp, body := s.get(t, "/none?path=/data/hello.txt"); resp.StatusCode != 403 {
 		t.Errorf("no grant: reading a file gave %d %q, want 403", resp.StatusCode, body)
@@ -271,6 +279,27 @@ plugin "granted" {
 	}
 	if resp, body := s.get(t, "/granted?write=/data/new.txt"); resp.StatusCode != 403 {
 		t.Errorf("writing to a read-only grant: %d %q, want 403", resp.StatusCode, body)
+	}
+	// The errors a guest sees say what happened (wazero alone gives "Bad
+	// file number" and "Not implemented on wasip1").
+	for path, want := range map[string]string{
+		"/granted?path=/etc/passwd":     "open /etc/passwd: Permission denied",
+		"/granted?write=/etc/x":         "open /etc/x: Permission denied",
+		"/granted?path=/data/missing":   "open /data/missing: No such file or directory",
+		"/granted?write=/data/new.txt":  "open /data/new.txt: Read-only file system",
+		"/writable?write=/rw/new.txt":   "wrote",
+		"/writable?path=/rw/new.txt":    "written by a guest",
+		"/writable?path=/elsewhere/x/y": "open /elsewhere/x/y: Permission denied",
+	} {
+		if _, body := s.get(t, path); strings.TrimSpace(body) != want {
+			t.Errorf("GET %s: %q, want %q", path, body, want)
+		}
+	}
+	// A file a guest creates gets 0666 less the umask, like a program's.
+	umask := syscall.Umask(0)
+	syscall.Umask(umask)
+	if st, err := os.Stat(filepath.Join(rw, "new.txt")); err != nil || st.Mode().Perm() != 0o666&^os.FileMode(umask) {
+		t.Errorf("a guest-created file: %v (%v), want mode %v", st.Mode(), err, 0o666&^os.FileMode(umask))
 	}
 	_, env := s.get(t, "/granted?env=1")
 	if strings.Contains(env, "WASMHOST_TEST_SECRET") || !strings.Contains(env, "VISIBLE=yes") {

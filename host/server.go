@@ -41,16 +41,25 @@ type Server struct {
 
 	// state is everything a reload replaces; a request loads it once and
 	// sees one consistent site from start to end, without locks.
-	state    atomic.Pointer[siteState]
-	reloadMu sync.Mutex // one reload or swap decision at a time
-	closing  atomic.Bool
+	state atomic.Pointer[siteState]
+	// reloadMu orders site reloads with each other and with Shutdown: one
+	// Reload at a time, none after Shutdown (closed). Swaps of one plugin
+	// are ordered by that plugin's swapMu instead (see mountedPlugin).
+	reloadMu sync.Mutex
+	closed   bool // under reloadMu
 	// background counts compilations running after a swap; Shutdown waits
-	// for them, since the loader's cache must outlive them.
+	// for them, since the loader's cache must outlive them. bgMu orders
+	// background.Add with background.Wait: after bgClosed, none starts.
+	bgMu       sync.Mutex
+	bgClosed   bool
 	background sync.WaitGroup
 	watcher    *loader.Watcher
 	watched    map[string]bool // plugin files being watched; under reloadMu
+	teardown   sync.Once
 
 	metrics   *metrics
+	totalsMu  sync.Mutex
+	totals    map[string]*pluginTotals // by plugin name, across reloads
 	started   time.Time
 	exchanges sync.Pool
 	reqSeq    atomic.Uint64
@@ -72,14 +81,20 @@ type siteState struct {
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the
 // loaded version currently serving, which a reload can replace.
+//
+// swapMu makes every change of current one at a time, and retired (under
+// swapMu) final: once a reload removes the plugin or Shutdown closes the
+// site, its serving version is closed, and a swap or background compile
+// that finishes later closes what it loaded instead of storing it. So
+// every version loaded is closed exactly once, whatever the order.
 type mountedPlugin struct {
-	cfg     config.Plugin
-	log     hclog.Logger
-	current atomic.Pointer[loadedVersion]
-	swapMu  sync.Mutex // one swap of this plugin at a time
-
-	swaps, swapFailures atomic.Uint64
-	lastError           atomic.Pointer[string] // why the last new version was refused; nil once one loads
+	cfg       config.Plugin
+	log       hclog.Logger
+	current   atomic.Pointer[loadedVersion]
+	swapMu    sync.Mutex
+	retired   bool                   // under swapMu
+	totals    *pluginTotals          // counters across versions; shared by every mountedPlugin of this name
+	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
 }
 
 type loadedVersion struct {
@@ -96,6 +111,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		workerID: opts.WorkerID,
 		version:  opts.Version,
 		metrics:  newMetrics(),
+		totals:   map[string]*pluginTotals{},
 		started:  time.Now(),
 	}
 	if s.log == nil {
@@ -155,7 +171,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 			errs = append(errs, err)
 			continue
 		}
-		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name)}
+		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name), totals: s.totalsFor(pc.Name)}
 		mp.current.Store(s.wrap(mp, lp))
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
@@ -230,9 +246,24 @@ func (st *siteState) plugin(name string) *mountedPlugin {
 	return nil
 }
 
+// retire closes the plugin's serving version for good: requests in flight
+// finish on it, and no later swap replaces it.
+func (mp *mountedPlugin) retire() {
+	mp.swapMu.Lock()
+	defer mp.swapMu.Unlock()
+	mp.retireLocked()
+}
+
+func (mp *mountedPlugin) retireLocked() {
+	mp.retired = true
+	cur := mp.current.Load().plugin
+	mp.totals.drain(cur)
+	cur.Close()
+}
+
 func (s *Server) closeState(st *siteState) {
 	for _, mp := range st.plugins {
-		mp.current.Load().plugin.Close()
+		mp.retire()
 	}
 	if st.static != nil {
 		st.static.Close()
@@ -308,15 +339,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	s.closing.Store(true)
-	s.background.Wait()
-	if s.watcher != nil {
-		s.watcher.Close()
-	}
-	s.reloadMu.Lock()
-	s.closeState(s.state.Load())
-	s.reloadMu.Unlock()
+	s.teardown.Do(func() {
+		s.reloadMu.Lock()
+		s.closed = true // the state below is the last one
+		s.reloadMu.Unlock()
+		s.bgMu.Lock()
+		s.bgClosed = true
+		s.bgMu.Unlock()
+		s.background.Wait()
+		if s.watcher != nil {
+			s.watcher.Close()
+		}
+		s.closeState(s.state.Load())
+	})
 	return errors.Join(errs...)
+}
+
+// goBackground runs f on its own goroutine, counted in background, unless
+// Shutdown has begun; it reports whether f runs.
+func (s *Server) goBackground(f func()) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return false
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		f()
+	}()
+	return true
 }
 
 // PluginStats returns every plugin's counters, by name.
@@ -324,7 +376,7 @@ func (s *Server) PluginStats() map[string]loader.Stats {
 	st := s.state.Load()
 	m := make(map[string]loader.Stats, len(st.plugins))
 	for _, mp := range st.plugins {
-		m[mp.cfg.Name] = mp.current.Load().plugin.Stats()
+		m[mp.cfg.Name] = mp.stats()
 	}
 	return m
 }

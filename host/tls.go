@@ -2,6 +2,7 @@ package host
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"sync/atomic"
 )
@@ -9,22 +10,21 @@ import (
 // certificate holds the server's TLS certificate, replaceable while
 // serving: ReloadTLS swaps it and new handshakes use the new one.
 type certificate struct {
-	cert, key string
-	current   atomic.Pointer[tls.Certificate]
+	current atomic.Pointer[tls.Certificate]
 }
 
 func loadCertificate(certFile, keyFile string) (*certificate, error) {
-	c := &certificate{cert: certFile, key: keyFile}
-	if err := c.reload(); err != nil {
+	c := &certificate{}
+	if err := c.load(certFile, keyFile); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *certificate) reload() error {
-	pair, err := tls.LoadX509KeyPair(c.cert, c.key)
+func (c *certificate) load(certFile, keyFile string) error {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return fmt.Errorf("tls: cert %s, key %s: %w", c.cert, c.key, err)
+		return fmt.Errorf("tls: cert %s, key %s: %w", certFile, keyFile, err)
 	}
 	c.current.Store(&pair)
 	return nil
@@ -42,11 +42,17 @@ func (c *certificate) tlsConfig() *tls.Config {
 	}
 }
 
-// ReloadTLS rereads the certificate and key files (on SIGHUP). On error
-// the old certificate stays in use.
+// ReloadTLS reads the certificate and key files the current site names
+// (on SIGHUP, after Reload: a tls block whose cert or key changed takes
+// effect). On error the old certificate stays in use. Adding or removing
+// the tls block needs a restart, since it changes what the listeners speak.
 func (s *Server) ReloadTLS() error {
 	if s.cert == nil {
 		return nil
 	}
-	return s.cert.reload()
+	t := s.state.Load().site.Server.TLS
+	if t == nil {
+		return errors.New("tls: the tls block was removed; the listeners keep serving TLS until a restart")
+	}
+	return s.cert.load(t.Cert, t.Key)
 }

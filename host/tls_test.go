@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -104,6 +106,36 @@ plugin "stream" {
 	}
 	if _, err := client.Get(base + "/x"); err != nil {
 		t.Errorf("after a failed reload the old certificate must keep serving: %v", err)
+	}
+
+	// HUP with a tls block naming other files: the new files serve.
+	other := t.TempDir()
+	testutil.WriteCert(t, other, 3)
+	site, diags := config.Parse([]byte(`server {
+  listen = ["https://127.0.0.1:0"]
+  tls {
+    cert = "`+other+`/cert.pem"
+    key  = "`+other+`/key.pem"
+  }
+}
+plugin "environ" { path = "`+testutil.Plugin(t, "plugins/examples/environ")+`" }`), filepath.Join(t.TempDir(), "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(config.FormatDiagnostics(diags))
+	}
+	if err := s.srv.Reload(context.Background(), site); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.srv.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial = conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	conn.Close()
+	if serial != 3 {
+		t.Errorf("after a reload naming new cert and key files the server presents certificate %d, want 3", serial)
 	}
 }
 

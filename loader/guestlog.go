@@ -2,6 +2,10 @@ package loader
 
 import (
 	"bytes"
+	"encoding/json"
+	"regexp"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
@@ -11,10 +15,18 @@ import (
 // line where the line goes: to the request the instance is serving, or to
 // the plugin's log between requests. Lines are cut at newlines, and at
 // abi.MaxLogBytes so a guest cannot make the host buffer without bound.
+//
+// A line keeps the level it names (Go's log and slog text formats: "INFO
+// ...", "2009/11/10 23:00:00 WARN ...", "time=... level=ERROR ..."); other
+// lines get the stream's level. A panic or fatal error is one entry: from
+// its first line ("panic: ", "fatal error: ") the rest of the output, the
+// goroutine trace, is collected and logged at error level when the call
+// ends (flush), since after it the guest only exits or returns.
 type guestOutput struct {
 	inst    *instance
 	level   int32
 	partial []byte
+	dump    []byte // a panic being collected; nil when none
 }
 
 func (w *guestOutput) Write(p []byte) (int, error) {
@@ -33,7 +45,7 @@ func (w *guestOutput) Write(p []byte) (int, error) {
 			continue
 		}
 		if len(w.partial) == 0 {
-			w.inst.log(w.level, p[:i])
+			w.line(p[:i])
 		} else {
 			w.partial = append(w.partial, p[:i]...)
 			w.emit()
@@ -43,15 +55,117 @@ func (w *guestOutput) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush emits a pending partial line, so that output written during a
-// request without a final newline is still attributed to that request.
+// flush emits a pending partial line and a collected panic, so that output
+// written during a request is attributed to that request.
 func (w *guestOutput) flush() {
 	if len(w.partial) > 0 {
 		w.emit()
 	}
+	if w.dump != nil {
+		w.inst.log(abi.LogError, bytes.TrimRight(w.dump, "\n"))
+		w.dump = nil
+	}
 }
 
 func (w *guestOutput) emit() {
-	w.inst.log(w.level, w.partial)
+	w.line(w.partial)
 	w.partial = w.partial[:0]
+}
+
+var dumpStart = regexp.MustCompile(`^(panic: |fatal error: |SIGSEGV|unexpected fault address)`)
+
+func (w *guestOutput) line(b []byte) {
+	if w.dump == nil && dumpStart.Match(b) {
+		w.dump = make([]byte, 0, 4096)
+	}
+	if w.dump != nil {
+		if len(w.dump)+len(b)+1 <= abi.MaxLogBytes {
+			w.dump = append(append(w.dump, b...), '\n')
+		}
+		return
+	}
+	level, msg := lineLevel(b, w.level)
+	w.inst.log(level, msg)
+}
+
+// leveled matches a line that names its level: an optional Go log
+// timestamp ("2009/11/10 23:00:00.000000 "), then the level word and a
+// space or colon; or slog's text form with a "level=WORD" field.
+var (
+	leveled     = regexp.MustCompile(`^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? )?(DEBUG|INFO|WARN|WARNING|ERROR)(?:[:\s]\s*|$)`)
+	leveledText = regexp.MustCompile(`(?:^|\s)level=(DEBUG|INFO|WARN|ERROR)(?:[+-]\d+)?(?:\s|$)`)
+)
+
+var levelWords = map[string]int32{
+	"DEBUG": abi.LogDebug, "INFO": abi.LogInfo, "WARN": abi.LogWarn, "WARNING": abi.LogWarn, "ERROR": abi.LogError,
+}
+
+// lineLevel returns the level a plain output line names, and the line
+// without its timestamp and level word (the host's log adds its own);
+// lines that name none get def, unchanged.
+func lineLevel(b []byte, def int32) (int32, []byte) {
+	if m := leveled.FindSubmatchIndex(b); m != nil {
+		return levelWords[string(b[m[2]:m[3]])], b[m[1]:]
+	}
+	if m := leveledText.FindSubmatch(b); m != nil {
+		return levelWords[string(m[1])], b
+	}
+	return def, b
+}
+
+// GuestRecord turns one guest log message (the log host function's level
+// and bytes) into what the host logs: its level, message and fields. A
+// message with abi.LogStructured is a JSON object whose "msg" member is the
+// message and whose other members become fields, in order; one that does
+// not parse is logged as it came.
+func GuestRecord(level int32, msg []byte) (hclog.Level, string, []any) {
+	if level&abi.LogStructured == 0 {
+		return HCLogLevel(level), string(msg), nil
+	}
+	text, fields, ok := parseRecord(msg)
+	if !ok {
+		return HCLogLevel(level), string(msg), nil
+	}
+	return HCLogLevel(level), text, fields
+}
+
+func parseRecord(msg []byte) (string, []any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", nil, false
+	}
+	var text string
+	var fields []any
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return "", nil, false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", nil, false
+		}
+		var v any
+		switch raw[0] {
+		case '{', '[':
+			v = string(raw)
+		default:
+			if json.Unmarshal(raw, &v) != nil {
+				return "", nil, false
+			}
+			if n, ok := v.(float64); ok && n == float64(int64(n)) {
+				v = int64(n)
+			}
+		}
+		if key == "msg" {
+			if s, ok := v.(string); ok {
+				text = s
+				continue
+			}
+		}
+		fields = append(fields, key, v)
+	}
+	return text, fields, true
 }

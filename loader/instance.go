@@ -46,7 +46,11 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		initCtx = experimental.WithMemoryAllocator(initCtx, mmapAllocator)
 	}
 	cfg := p.modCfg.WithStdout(&inst.stdout).WithStderr(&inst.stderr).WithNanosleep(inst.sleep)
+	// The initializer runs under initCtx: a guest sleeping in init must
+	// wake when it ends, as during a request.
+	inst.ctx = initCtx
 	mod, err := p.rt.InstantiateModule(&callContext{Context: initCtx, inst: inst}, p.compiled, cfg)
+	inst.ctx = nil
 	inst.stderr.flush()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -68,8 +72,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 // poll_oneoff). wazero's interruption works at loop back-edges and calls in
 // guest code, not inside a host function, so a sleep must end by itself
 // when the request's context does, or a sleeping guest would outlive its
-// deadline. It runs on the goroutine of the guest call, so reading inst.ctx
-// needs no lock.
+// deadline. It runs on the goroutine of the guest call (or of the
+// instantiation, which sets inst.ctx to the init deadline), so reading
+// inst.ctx needs no lock.
 func (inst *instance) sleep(ns int64) {
 	ctx := inst.ctx
 	if ctx == nil {
@@ -112,12 +117,14 @@ func (inst *instance) log(level int32, msg []byte) {
 		ex.Log(level, msg)
 		return
 	}
-	inst.plugin.log.Log(HCLogLevel(level), string(msg))
+	lvl, text, fields := GuestRecord(level, msg)
+	inst.plugin.log.Log(lvl, text, fields...)
 }
 
-// HCLogLevel maps an abi.Log* level to hclog's; unknown levels are Info.
+// HCLogLevel maps an abi.Log* level (flags aside) to hclog's; unknown
+// levels are Info.
 func HCLogLevel(level int32) hclog.Level {
-	switch level {
+	switch level &^ abi.LogStructured {
 	case abi.LogDebug:
 		return hclog.Debug
 	case abi.LogWarn:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,7 +27,11 @@ type Options struct {
 	// a standard-Go guest compiles in about a second, and loads from the
 	// cache in tens of milliseconds.
 	CacheDir string
-	Logger   hclog.Logger
+	// CacheSize bounds the cache folder in bytes: after a module is
+	// compiled into it, the entries used least recently are removed until
+	// it fits (see internal/cachegc). 0 for no bound.
+	CacheSize int64
+	Logger    hclog.Logger
 	// NoInterruption compiles guests without the checks that let a deadline
 	// stop them. Only for measuring what those checks cost: without them a
 	// looping guest freezes the process. Never set it in a server.
@@ -42,6 +47,7 @@ type Loader struct {
 	log   hclog.Logger
 	cache wazero.CompilationCache
 	live  atomic.Int64 // instances alive across every plugin, old versions included
+	open  atomic.Int64 // plugins loaded whose runtime is not closed yet
 	// compiled holds the hashes of modules compiled by this process.
 	compiled sync.Map
 	sched    *scheduler
@@ -50,6 +56,11 @@ type Loader struct {
 // LiveInstances counts the instances alive in every plugin this loader
 // loaded, including versions replaced but still draining.
 func (l *Loader) LiveInstances() int64 { return l.live.Load() }
+
+// OpenPlugins counts the plugins (versions) this loader loaded whose
+// runtime is still open: a plugin's runtime closes after Close, once its
+// last instance is gone.
+func (l *Loader) OpenPlugins() int64 { return l.open.Load() }
 
 // lockCompile serializes compiling one module across processes that share
 // the on-disk cache: prefork workers swapping the same new .wasm take turns,
@@ -92,6 +103,7 @@ func New(opts Options) (*Loader, error) {
 			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
 		}
 		l.cache = c
+		l.pruneCache() // the bound may have shrunk since the last run
 	} else {
 		l.cache = wazero.NewCompilationCache()
 	}
@@ -148,10 +160,11 @@ func (l *Loader) Precompile(ctx context.Context, path string) error {
 	defer unlock()
 	rt := wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(0, false))
 	defer rt.Close(ctx)
+	before := l.cacheFiles()
 	if _, err = rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm); err != nil {
 		return err
 	}
-	l.markCompiled(hex.EncodeToString(sum[:]))
+	l.markCompiled(hex.EncodeToString(sum[:]), newCacheFiles(before, l.cacheFiles()))
 	return nil
 }
 
@@ -165,8 +178,7 @@ func (l *Loader) Compiled(sha string) bool {
 	if l.opts.CacheDir == "" {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(l.markerDir(), sha))
-	return err == nil
+	return l.cached(sha)
 }
 
 // markerDir holds the markers of one wazero version, whose machine code
@@ -176,14 +188,25 @@ func (l *Loader) markerDir() string {
 }
 
 // markCompiled records that a module's machine code is cached. wazero's
-// cache has no query, so wasmhost keeps its own marker per module hash.
-func (l *Loader) markCompiled(sha string) {
+// cache has no query, so wasmhost keeps its own marker per module hash,
+// listing the cache files written (added) when it compiled (see
+// cacheuse.go); a compile served from the cache adds none and keeps the
+// marker's list. Then the cache is pruned to its size.
+func (l *Loader) markCompiled(sha string, added []string) {
 	l.compiled.Store(sha, true)
 	if l.opts.CacheDir == "" {
 		return
 	}
 	dir := l.markerDir()
-	if os.MkdirAll(dir, 0o700) == nil {
-		os.WriteFile(filepath.Join(dir, sha), nil, 0o600)
+	if os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	marker := filepath.Join(dir, sha)
+	if _, err := os.Stat(marker); err != nil || len(added) > 0 {
+		os.WriteFile(marker, []byte(strings.Join(added, "\n")), 0o600)
+	}
+	l.touchCached(sha)
+	if len(added) > 0 {
+		l.pruneCache()
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -75,6 +76,7 @@ type Plugin struct {
 
 	requests, traps, timeouts, canceled atomic.Int64
 	memHigh                             atomic.Uint64 // largest linear memory seen after a request
+	drained                             atomic.Bool   // closed, and its last instance is gone
 }
 
 // Load reads, compiles and validates a plugin, and keeps one initialized
@@ -116,10 +118,16 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.Version = p.SHA256[:12]
 
 	p.rt = wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(cfg.MemoryLimit, cfg.Interpreted))
+	l.open.Add(1)
+	closeRuntime := func() {
+		p.rt.Close(context.Background())
+		l.open.Add(-1)
+		p.drained.Store(true)
+	}
 	ok := false
 	defer func() {
 		if !ok {
-			p.rt.Close(ctx)
+			closeRuntime()
 		}
 	}()
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
@@ -130,8 +138,10 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	start := time.Now()
 	unlock := func() {}
+	var before map[string]bool
 	if !cfg.Interpreted {
 		unlock = l.lockCompile(p.SHA256)
+		before = l.cacheFiles()
 	}
 	workers := compileWorkers
 	if cfg.Background {
@@ -143,7 +153,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	if !cfg.Interpreted {
-		l.markCompiled(p.SHA256)
+		l.markCompiled(p.SHA256, newCacheFiles(before, l.cacheFiles()))
 	}
 	compileTime := time.Since(start)
 	if err := checkImports(p.compiled); err != nil {
@@ -169,7 +179,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		}
 		p.modCfg = p.modCfg.WithFSConfig(fs)
 	}
-	p.pool = newPool(cfg.Instances, p.newInstance, func() { p.rt.Close(context.Background()) })
+	p.pool = newPool(cfg.Instances, p.newInstance, closeRuntime)
 	p.pool.total = &l.live
 
 	start = time.Now()
@@ -196,10 +206,11 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	return p, nil
 }
 
-// fsConfig mounts the granted folders; without grants a guest has no file
-// system at all (wazero's default).
+// fsConfig mounts the granted folders, over a root that refuses every
+// other path (see guestfs.go); without grants a guest has no file system at
+// all (wazero's default).
 func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
-	fs := wazero.NewFSConfig()
+	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
 	for _, d := range dirs {
 		st, err := os.Stat(d.Host)
 		if err != nil {
@@ -209,9 +220,9 @@ func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
 			return nil, fmt.Errorf("dirs: %s = %s: not a folder", d.Guest, d.Host)
 		}
 		if d.Writable {
-			fs = fs.WithDirMount(d.Host, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(writableDir{sysfs.DirFS(d.Host)}, d.Guest)
 		} else {
-			fs = fs.WithReadOnlyDirMount(d.Host, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: sysfs.DirFS(d.Host)}}, d.Guest)
 		}
 	}
 	return fs, nil
@@ -371,14 +382,18 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 		return nil
 	}
 	storeMax(&p.memHigh, uint64(inst.mem.Size()))
+	// Counted before the discard, which may be what drains a closed
+	// plugin: after Drained its counters are final.
+	err = p.classify(ctx, err)
 	p.pool.discard(inst)
-	return p.classify(ctx, err)
+	return err
 }
 
 func (p *Plugin) classify(ctx context.Context, err error) error {
 	var exit *sys.ExitError
 	switch {
 	case err == nil:
+		p.traps.Add(1) // a panic the SDK recovered is a trap to the operator
 		return &GuestError{Kind: "panic", Message: "the handler panicked (its message is in the plugin's log)"}
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		p.timeouts.Add(1)
@@ -412,6 +427,10 @@ func (p *Plugin) countCtxError(err error) error {
 // Close stops the plugin taking requests; requests in flight finish, then
 // every instance and the plugin's runtime are closed. Safe to call twice.
 func (p *Plugin) Close() { p.pool.close() }
+
+// Drained reports whether the plugin is closed and its last instance gone:
+// from then on its Stats no longer change.
+func (p *Plugin) Drained() bool { return p.drained.Load() }
 
 // Instances is the configured cap.
 func (p *Plugin) Instances() int { return p.cfg.Instances }

@@ -69,8 +69,17 @@ func (p *pool) acquire(ctx context.Context) (*instance, error) {
 	}
 }
 
-// createInSlot makes a new instance for a slot the caller has taken.
+// createInSlot makes a new instance for a slot the caller has taken. A
+// select picks at random among ready cases, so the slot may have been
+// taken after close: then it is given back and the pool stays closed.
 func (p *pool) createInSlot(ctx context.Context) (*instance, error) {
+	select {
+	case <-p.done:
+		<-p.slots
+		p.checkEmpty()
+		return nil, ErrClosed
+	default:
+	}
 	inst, err := p.create(ctx)
 	if err != nil {
 		<-p.slots

@@ -31,11 +31,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	cacheDir := ""
-	if site.Server.CompilationCache {
-		cacheDir, _ = loader.DefaultCacheDir()
-	}
-	l, err := loader.New(loader.Options{CacheDir: cacheDir})
+	cacheDir, _ := loader.DefaultCacheDir()
+	l, err := loader.New(loader.Options{CacheDir: cacheDir, CacheSize: site.Server.CacheSize})
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmhost: %v\n", err)
 		return exitFailure
@@ -70,7 +67,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(stderr, "%s: %d problems\n", fs.Arg(0), failed)
+		noun := "problems"
+		if failed == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(stderr, "%s: %d %s\n", fs.Arg(0), failed, noun)
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", fs.Arg(0))

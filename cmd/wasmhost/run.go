@@ -292,14 +292,14 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 }
 
 func newLoader(site *config.Site, log hclog.Logger) (*loader.Loader, error) {
-	cacheDir := ""
-	if site.Server.CompilationCache {
-		var err error
-		if cacheDir, err = loader.DefaultCacheDir(); err != nil {
-			log.Warn("no compilation cache: no user cache folder", "error", err)
-		}
+	// The cache is kept under --debug too: it is keyed by the module's
+	// content, so it can never serve stale code, and without it every
+	// start compiles every plugin again.
+	cacheDir, err := loader.DefaultCacheDir()
+	if err != nil {
+		log.Warn("no compilation cache: no user cache folder", "error", err)
 	}
-	return loader.New(loader.Options{CacheDir: cacheDir, Logger: log.Named("loader")})
+	return loader.New(loader.Options{CacheDir: cacheDir, CacheSize: site.Server.CacheSize, Logger: log.Named("loader")})
 }
 
 // osFile is w if it is a file, else fallback: child processes write to
@@ -324,12 +324,13 @@ func reloadInPlace(o *runOptions, srv *host.Server, log hclog.Logger) {
 	}
 	if err := srv.Reload(context.Background(), site); err != nil {
 		log.Error("SIGHUP: reload refused; the running site keeps serving", "error", err)
+		return // the TLS files stay those of the running site
 	}
 	if site.Server.TLS != nil {
 		if err := srv.ReloadTLS(); err != nil {
 			log.Error("SIGHUP: TLS certificate not reloaded; the old one stays in use", "error", err)
 		} else {
-			log.Info("SIGHUP: TLS certificate reloaded")
+			log.Info("SIGHUP: TLS certificate reloaded", "cert", site.Server.TLS.Cert, "key", site.Server.TLS.Key)
 		}
 	}
 }

@@ -18,7 +18,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "listen"}, {Name: "processes"}, {Name: "reuse_port"},
 		{Name: "xheaders"}, {Name: "trusted_proxies"}, {Name: "debug"},
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
-		{Name: "max_body_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
+		{Name: "max_body_size"}, {Name: "cache_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
 		{Name: "max_url_length"},
 	},
@@ -42,9 +42,9 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		MaxURLLength:      DefaultMaxURLLength,
+		CacheSize:         DefaultCacheSize,
 	}
 	if b == nil {
-		s.CompilationCache = true
 		s.ListenTLS = []bool{false}
 		return
 	}
@@ -71,7 +71,6 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 	d.setBool(attrs, "autoreload", &s.Autoreload)
 	s.ServeTraceback = s.Debug
 	d.site.explicitServeTraceback = d.setBool(attrs, "serve_traceback", &s.ServeTraceback)
-	s.CompilationCache = !s.Debug
 
 	if a := attrs["trusted_proxies"]; a != nil {
 		if items, ok := d.strList(a.Expr, "server.trusted_proxies", false); ok {
@@ -102,6 +101,15 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 	if a := attrs["max_body_size"]; a != nil {
 		if n, ok := d.size(a.Expr, "server.max_body_size"); ok {
 			s.MaxBodySize = n
+		}
+	}
+	if a := attrs["cache_size"]; a != nil {
+		if n, ok := d.size(a.Expr, "server.cache_size"); ok {
+			if n <= 0 {
+				d.errorf(a.Expr.Range(), "Invalid size", "server.cache_size must be more than 0.")
+			} else {
+				s.CacheSize = n
+			}
 		}
 	}
 	if a := attrs["max_header_bytes"]; a != nil {

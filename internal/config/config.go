@@ -13,9 +13,8 @@
 // whether plugin files, TLS files and the static folder exist is checked by
 // the code that uses them, with the ranges kept here (Plugin.PathRange).
 //
-// One extension to HCL's syntax: a single-line block may hold several
-// arguments separated by spaces, as in the documented
-// `tls { cert = "cert.pem"  key = "key.pem" }` (see oneline.go).
+// The syntax is HCL's, unextended, so editors and hclfmt accept every
+// site.hcl: a block on one line holds at most one argument.
 //
 // Values are literal: expressions are evaluated without an EvalContext, so
 // variables and function calls are reported by HCL itself. Types are strict
@@ -48,6 +47,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxURLLength      = 8 << 10
+	DefaultCacheSize         = 1 << 30
 
 	DefaultAdminListen = "127.0.0.1:9901"
 
@@ -107,7 +107,7 @@ type Server struct {
 	MaxHeaderBytes    int64          // max_header_bytes
 	MaxURLLength      int64          // max_url_length: longer request-targets get 414
 	TLS               *TLS           // nil without a tls block
-	CompilationCache  bool           // not a setting: debug mode disables the compilation cache
+	CacheSize         int64          // cache_size: the compilation cache's bound on disk
 }
 
 // TLS holds absolute paths; their existence is checked when they are loaded.
@@ -147,7 +147,6 @@ type Dir struct {
 // settings that follow it unless site.hcl set them explicitly.
 func (s *Site) ApplyDebug(debug bool) {
 	s.Server.Debug = debug
-	s.Server.CompilationCache = !debug
 	if !s.explicitServeTraceback {
 		s.Server.ServeTraceback = debug
 	}
@@ -180,16 +179,13 @@ func Parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
 	}
 	site := &Site{File: abs, Dir: filepath.Dir(abs)}
 
-	src, extras, diags := splitOneLineBlocks(src, filename)
-	file, parseDiags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	diags = append(diags, parseDiags...)
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		// The recovered AST after a syntax error tends to produce confusing
 		// follow-on errors; the syntax error alone is the useful message.
 		return nil, sortDiags(diags)
 	}
 	body := file.Body.(*hclsyntax.Body)
-	diags = append(diags, attachExtras(body, extras)...)
 
 	d := &decoder{site: site, diags: diags}
 	d.decodeFile(body)

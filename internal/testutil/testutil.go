@@ -11,10 +11,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,11 +87,42 @@ func lockFile(t testing.TB, path string) func() {
 
 // CacheDir is a compilation cache shared by test processes, so each test
 // package does not pay wazero's full compile cost for the same plugins.
+// Sharing is safe: entries are keyed by the module's content. A test that
+// needs a module compiled afresh (a cold swap) uses a folder of its own.
 func CacheDir(t testing.TB) string {
 	dir := filepath.Join(os.TempDir(), "wasmhost-test-cache")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+var (
+	processDirsMu sync.Mutex
+	processDirs   = map[string]string{}
+)
+
+// processDir is a folder named prefix-PID in the temporary folder, made
+// once per test process. Folders of earlier test processes that are gone
+// are removed first, so leftovers do not pile up.
+func processDir(t testing.TB, prefix string) string {
+	processDirsMu.Lock()
+	defer processDirsMu.Unlock()
+	if dir, ok := processDirs[prefix]; ok {
+		return dir
+	}
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"-*"))
+	for _, d := range old {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), prefix+"-"))
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("%s-%d", prefix, os.Getpid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	processDirs[prefix] = dir
 	return dir
 }
 
@@ -104,10 +138,7 @@ func PluginVariant(t testing.TB, dir, ldflags string) string {
 		return p
 	}
 	sum := sha256.Sum256([]byte(key))
-	outDir := filepath.Join(os.TempDir(), "wasmhost-test-variants")
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	outDir := processDir(t, "wasmhost-test-variants")
 	out := filepath.Join(outDir, hex.EncodeToString(sum[:8])+".wasm")
 	unlock := lockFile(t, out+".lock")
 	defer unlock()

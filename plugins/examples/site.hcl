@@ -24,7 +24,7 @@ server {
   max_body_size = "10MB"
 
   # Debug mode: 500 pages show the guest's panic and stack trace, and
-  # plugins are compiled afresh at every start. Never in production.
+  # site.hcl is watched too. Never in production.
   debug = false
 }
 
