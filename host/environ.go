@@ -124,10 +124,11 @@ func splitHostPort(addr string) (host, port string) {
 
 // fixedEnviron pre-encodes the entries that are the same for every request
 // to one loaded plugin version.
-func fixedEnviron(plugin, pluginVersion string, workerID int, version string, env map[string]string) []byte {
+func fixedEnviron(plugin, pluginVersion, engine string, workerID int, version string, env map[string]string) []byte {
 	var buf []byte
 	buf = abi.AppendPair(buf, abi.KeyPlugin, plugin)
 	buf = abi.AppendPair(buf, abi.KeyPluginVersion, pluginVersion)
+	buf = abi.AppendPair(buf, abi.KeyEngine, engine)
 	buf = abi.AppendPair(buf, abi.KeyWorkerID, strconv.Itoa(workerID))
 	buf = abi.AppendPair(buf, abi.KeyVersion, version)
 	for _, k := range slices.Sorted(maps.Keys(env)) {

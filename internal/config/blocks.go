@@ -20,7 +20,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
 		{Name: "max_body_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
-		{Name: "max_url_length"},
+		{Name: "max_url_length"}, {Name: "engine"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -42,6 +42,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		MaxURLLength:      DefaultMaxURLLength,
+		Engine:            DefaultEngine,
 	}
 	if b == nil {
 		s.CompilationCache = true
@@ -65,6 +66,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			s.Processes = int(n)
 		}
 	}
+	d.setEngine(attrs, "server.engine", &s.Engine)
 	d.setBool(attrs, "reuse_port", &s.ReusePort)
 	d.setBool(attrs, "xheaders", &s.XHeaders)
 	d.setBool(attrs, "debug", &s.Debug)
@@ -307,6 +309,7 @@ var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
+		{Name: "engine"},
 	},
 }
 
@@ -317,6 +320,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		Instances:   DefaultInstances,
 		Timeout:     DefaultTimeout,
 		MemoryLimit: DefaultMemoryLimit,
+		Engine:      d.site.Server.Engine,
 		Env:         map[string]string{},
 		Range:       b.DefRange,
 	}
@@ -376,6 +380,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		}
 	}
 
+	d.setEngine(attrs, what+" engine", &p.Engine)
 	if a := attrs["instances"]; a != nil {
 		if n, ok := d.integer(a.Expr, what+" instances", 1, MaxInstances); ok {
 			p.Instances = int(n)
