@@ -94,3 +94,24 @@ plugin "environ" {
 		t.Errorf("hello, whose block did not change, was reloaded")
 	}
 }
+
+// TestGatewayHello: the bare-gateway hello answers like hello, on each
+// engine: a Content-Length from the host, the Content-Type it set.
+func TestGatewayHello(t *testing.T) { forEachEngine(t, testGatewayHello) }
+
+func testGatewayHello(t *testing.T, engine string) {
+	s := startEngineSite(t, engine, `plugin "hellogw" {
+  path  = "{{hellogw}}"
+  mount = "/gw"
+}`)
+	for i := 0; i < 3; i++ { // the same instance, reused
+		resp, body := s.get(t, "/gw/x")
+		if resp.StatusCode != 200 || body != "Hello, world\n" || resp.ContentLength != 13 ||
+			resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Fatalf("GET /gw/x: %d %q length %d type %q", resp.StatusCode, body, resp.ContentLength, resp.Header.Get("Content-Type"))
+		}
+	}
+	if st := s.srv.Plugin("hellogw").Stats(); st.Created != 1 || st.Traps != 0 {
+		t.Errorf("stats %+v: want one instance serving every request", st)
+	}
+}

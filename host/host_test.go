@@ -35,6 +35,7 @@ type site struct {
 // plugins maps a plugin name to its package folder, for the test sites.
 var plugins = map[string]string{
 	"hello":   "plugins/examples/hello",
+	"hellogw": "plugins/examples/hellogw",
 	"environ": "plugins/examples/environ",
 	"echo":    "plugins/examples/echo",
 	"stream":  "plugins/examples/stream",
