@@ -50,6 +50,7 @@ fuzz:
 
 bench: plugins
 	bench/hello.sh
+	bench/compute.sh
 
 clean:
 	rm -rf bin
