@@ -116,3 +116,39 @@ func TestGatewayUnderHTTPTest(t *testing.T) {
 		t.Errorf("%d %q %v flushed %v", rec.Code, rec.Body.String(), rec.Header(), rec.Flushed)
 	}
 }
+
+// BenchmarkServeGateway is BenchmarkServeHello on the bare gateway: the
+// guest's own work per request, natively (allocations are what wasm sees).
+func BenchmarkServeGateway(b *testing.B) {
+	greeting := []byte("Hello, world\n")
+	oldH, oldG := registered, registeredGateway
+	HandleGateway(func(g *Gateway) {
+		g.StartResponse(200, "Content-Type", "text/plain; charset=utf-8")
+		g.Write(greeting)
+	})
+	defer func() { registered, registeredGateway = oldH, oldG }()
+	q := &quietHost{environ: encodeEnviron(append(baseEnviron, "HTTP_USER_AGENT", "bench", "wasmhost.plugin", "hello")...)}
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(q, int32(len(q.environ)), 0)
+	}
+}
+
+// TestGatewayAllocations: a bare hello allocates its Gateway and its
+// environ string, nothing per header or environ entry.
+func TestGatewayAllocations(t *testing.T) {
+	greeting := []byte("Hello, world\n")
+	oldH, oldG := registered, registeredGateway
+	HandleGateway(func(g *Gateway) {
+		g.StartResponse(200, "Content-Type", "text/plain; charset=utf-8")
+		g.Getenv("HTTP_USER_AGENT")
+		g.Write(greeting)
+	})
+	defer func() { registered, registeredGateway = oldH, oldG }()
+	q := &quietHost{environ: encodeEnviron(append(baseEnviron, "HTTP_USER_AGENT", "bench", "wasmhost.plugin", "hello")...)}
+	allocs := testing.AllocsPerRun(100, func() { serve(q, int32(len(q.environ)), 0) })
+	t.Logf("%v allocations per bare hello request", allocs)
+	if allocs > 2 {
+		t.Errorf("%v allocations per bare hello request, want at most 2 (the Gateway and its environ)", allocs)
+	}
+}
