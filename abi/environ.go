@@ -25,4 +25,5 @@ const (
 	KeyWorkerID      = "wasmhost.worker_id"
 	KeyRequestID     = "wasmhost.request_id"
 	KeyVersion       = "wasmhost.version"
+	KeyEngine        = "wasmhost.engine" // the WebAssembly engine running the plugin: "wazero" or "wazy"
 )

@@ -1,46 +1,91 @@
 #!/usr/bin/env bash
-# Throughput of the hello plugin through wasmhost against the same handler
-# as a native net/http server, measured side by side with wrk on loopback.
+# Throughput of "Hello, world" side by side, with wrk on loopback:
 #
-#   bench/hello.sh [RUNS] [DURATION]      (defaults: 5 runs of 10s each)
+#   native     the same handler as a plain Go net/http server (bench/nativehello)
+#   wazero     the net/http hello plugin on wazero
+#   wazy       the net/http hello plugin on wazy
+#   gw-wazero  the bare-gateway hello plugin (hellogw) on wazero
+#   gw-wazy    the bare-gateway hello plugin on wazy
+#   tornado    Tornado's hello world, one process (Debian python3-tornado)
 #
-# Runs alternate between the two servers so that machine noise hits both
-# alike; the report gives the median req/s and p99 latency of each, and the
-# ratio of the medians. wasmhost runs with --log-level warn (no access log),
-# as the native server logs nothing either.
+#   bench/hello.sh [RUNS] [DURATION]      (defaults: 3 runs of 10s each)
+#
+# Every server runs for the whole script, one at a time under load: each run
+# measures all of them in turn, so machine noise hits all alike. The report
+# gives each one's median req/s and p99 latency and the ratio of its median
+# to native's. wasmhost runs with --log-level warn (no access log), as the
+# other servers log nothing either. Environment: CONNS (32), THREADS (1),
+# BASE_PORT (18880), ONLY (a space-separated subset of the names above),
+# PYTHON (/usr/bin/python3, where Debian's python3-tornado is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${1:-5}
+RUNS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${CONNS:-32}
-THREADS=${THREADS:-2}
-WASM_PORT=${WASM_PORT:-18881}
-NATIVE_PORT=${NATIVE_PORT:-18882}
+THREADS=${THREADS:-1}
+BASE_PORT=${BASE_PORT:-18880}
+ONLY=${ONLY:-native wazero wazy gw-wazero gw-wazy tornado}
+# Debian's python, which python3-tornado installs into (not a pyenv's).
+PYTHON=${PYTHON:-/usr/bin/python3}
 
-if ! command -v wrk >/dev/null; then
-	echo "wrk not found; installing it (Debian package wrk)" >&2
-	apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null && return
+	echo "$1 not found; installing it (Debian package $2)" >&2
+	apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }
+}
+need wrk wrk
+if [[ " $ONLY " == *" tornado "* ]] && ! "$PYTHON" -c 'import tornado' 2>/dev/null; then
+	echo "tornado not found; installing it (Debian package python3-tornado)" >&2
+	apt-get install -y python3-tornado >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y python3-tornado >/dev/null; }
 fi
 
 make -s plugins
 go build -o bin/nativehello ./bench/nativehello
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-cat >"$work/site.hcl" <<HCL
-plugin "hello" {
-  path      = "$PWD/plugins/examples/hello/hello.wasm"
+
+# site PLUGIN ENGINE → a site.hcl serving that plugin at / on that engine
+site() {
+	cat >"$work/$1-$2.hcl" <<HCL
+server { engine = "$2" }
+plugin "$1" {
+  path      = "$PWD/plugins/examples/$1/$1.wasm"
   instances = 16
 }
 HCL
+	echo "$work/$1-$2.hcl"
+}
 
-bin/wasmhost run --log-level warn --listen 127.0.0.1:$WASM_PORT "$work/site.hcl" &
-bin/nativehello --listen 127.0.0.1:$NATIVE_PORT &
-for port in $WASM_PORT $NATIVE_PORT; do
-	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+declare -A port
+n=0
+for name in $ONLY; do
+	p=$((BASE_PORT + n)); n=$((n + 1)); port[$name]=$p
+	case $name in
+	native) bin/nativehello --listen 127.0.0.1:$p & ;;
+	wazero | wazy) bin/wasmhost run --log-level warn --listen 127.0.0.1:$p "$(site hello "$name")" & ;;
+	gw-wazero | gw-wazy) bin/wasmhost run --log-level warn --listen 127.0.0.1:$p "$(site hellogw "${name#gw-}")" & ;;
+	tornado) "$PYTHON" - "$p" <<'PY' &
+import sys
+import tornado.ioloop
+import tornado.web
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write("Hello, world\n")
+
+tornado.web.Application([(r"/", Hello)]).listen(int(sys.argv[1]), address="127.0.0.1")
+tornado.ioloop.IOLoop.current().start()
+PY
+		;;
+	*) echo "unknown server $name" >&2; exit 2 ;;
+	esac
 done
-# Warm both (instances, connections, caches) before measuring.
-wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$WASM_PORT/" >/dev/null
-wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$NATIVE_PORT/" >/dev/null
+for name in $ONLY; do
+	for _ in $(seq 300); do curl -sf "http://127.0.0.1:${port[$name]}/" >/dev/null && break; sleep 0.1; done
+	curl -sf "http://127.0.0.1:${port[$name]}/" | grep -q "Hello, world" || { echo "$name does not answer" >&2; exit 1; }
+done
+# Warm every server (instances, connections, caches) before measuring.
+for name in $ONLY; do wrk -t"$THREADS" -c"$CONNS" -d1s "http://127.0.0.1:${port[$name]}/" >/dev/null; done
 
 # measure PORT → "req/s p99_ms"
 measure() {
@@ -52,18 +97,26 @@ measure() {
 		END { printf "%s %.3f\n", rps, p99 }'
 }
 
-: >"$work/wasm"; : >"$work/native"
 for i in $(seq "$RUNS"); do
-	w=$(measure $WASM_PORT); n=$(measure $NATIVE_PORT)
-	echo "run $i: wasmhost $w   native $n   (req/s p99ms)"
-	echo "$w" >>"$work/wasm"; echo "$n" >>"$work/native"
+	line="run $i:"
+	for name in $ONLY; do
+		r=$(measure "${port[$name]}")
+		echo "$r" >>"$work/$name.txt"
+		line+="  $name ${r%% *}"
+	done
+	echo "$line   (req/s)"
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-wr=$(cut -d' ' -f1 "$work/wasm" | median); wp=$(cut -d' ' -f2 "$work/wasm" | median)
-nr=$(cut -d' ' -f1 "$work/native" | median); np=$(cut -d' ' -f2 "$work/native" | median)
 echo
-echo "hello, $RUNS runs of $DURATION, wrk -t$THREADS -c$CONNS, medians:"
-printf "  wasmhost  %10.0f req/s   p99 %7.2f ms\n" "$wr" "$wp"
-printf "  native    %10.0f req/s   p99 %7.2f ms\n" "$nr" "$np"
-awk -v a="$wr" -v b="$nr" 'BEGIN { printf "  ratio     %10.2f x native\n", a / b }'
+echo "hello, $RUNS alternating runs of $DURATION each, wrk -t$THREADS -c$CONNS, medians:"
+ref=""
+[[ " $ONLY " == *" native "* ]] && ref=$(cut -d' ' -f1 "$work/native.txt" | median)
+for name in $ONLY; do
+	r=$(cut -d' ' -f1 "$work/$name.txt" | median); p=$(cut -d' ' -f2 "$work/$name.txt" | median)
+	if [[ -n $ref ]]; then
+		awk -v n="$name" -v r="$r" -v p="$p" -v ref="$ref" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms   %5.2fx native\n", n, r, p, r / ref }'
+	else
+		awk -v n="$name" -v r="$r" -v p="$p" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms\n", n, r, p }'
+	fi
+done

@@ -24,6 +24,7 @@ type PluginStatus struct {
 	Name      string    `json:"name"`
 	Path      string    `json:"path"`
 	Version   string    `json:"version"`
+	Engine    string    `json:"engine"`
 	LoadedAt  time.Time `json:"loaded_at"`
 	Swaps     uint64    `json:"swaps"`
 	LastError string    `json:"last_error"`
@@ -50,6 +51,7 @@ type Status struct {
 
 type pluginStatus struct {
 	name, path, version string
+	engine              string
 	loadedAt            time.Time
 	swaps, swapFailures uint64
 	lastError           string
@@ -66,6 +68,7 @@ func (s *Server) pluginStatuses() []pluginStatus {
 			name:         mp.cfg.Name,
 			path:         mp.cfg.Path,
 			version:      lv.plugin.Version,
+			engine:       lv.plugin.Engine,
 			loadedAt:     lv.plugin.LoadedAt,
 			swaps:        mp.totals.swaps.Load(),
 			swapFailures: mp.totals.swapFailures.Load(),
@@ -91,7 +94,7 @@ func (s *Server) Status() Status {
 	}}}
 	for _, p := range s.pluginStatuses() {
 		st.Plugins = append(st.Plugins, PluginStatus{
-			Name: p.name, Path: p.path, Version: p.version, LoadedAt: p.loadedAt,
+			Name: p.name, Path: p.path, Version: p.version, Engine: p.engine, LoadedAt: p.loadedAt,
 			Swaps: p.swaps, LastError: p.lastError,
 			Instances: InstanceStatus{
 				Max: p.instancesCap, Idle: p.stats.Idle, Busy: p.stats.Busy, Created: p.stats.Created,

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/internal/testutil"
+	"github.com/wasmhost/wasmhost/loader"
 )
 
 // nullWriter is the cheapest http.ResponseWriter, so the benchmarks measure
@@ -33,10 +34,18 @@ func (w *nullWriter) reset() {
 }
 
 // BenchmarkDispatchHello is one request to the hello plugin through the
-// server's handler: routing, environ, pool, guest call, response.
+// server's handler: routing, environ, pool, guest call, response; on each
+// engine, with the net/http hello and the bare-gateway one.
 func BenchmarkDispatchHello(b *testing.B) {
-	s := startSiteLogging(b, `plugin "hello" { path = "{{hello}}" }`, hclog.Warn)
-	benchmarkHandler(b, s.srv, "/")
+	for _, engine := range loader.Engines() {
+		for _, plugin := range []string{"hello", "hellogw"} {
+			b.Run(engine+"/"+plugin, func(b *testing.B) {
+				s := startSiteOpts(b, `plugin "p" { path = "{{`+plugin+`}}" }`,
+					siteOptions{level: hclog.Warn, cacheDir: testutil.CacheDir(b), engine: engine})
+				benchmarkHandler(b, s.srv, "/")
+			})
+		}
+	}
 }
 
 // BenchmarkDispatchEnviron builds and decodes a full environ in the guest.

@@ -13,23 +13,27 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
 // TestChaos runs good requests mixed with every kind of bad plugin on one
-// server, for WASMHOST_CHAOS_SECONDS (default 15): every good request must
-// succeed with the right body, the host's memory and goroutines must come
-// back, and the metrics must have counted the failures.
-func TestChaos(t *testing.T) {
+// server, for WASMHOST_CHAOS_SECONDS (default 8) on each engine: every good
+// request must succeed with the right body, the host's memory and goroutines
+// must come back, and the metrics must have counted the failures.
+func TestChaos(t *testing.T) { forEachEngine(t, testChaos) }
+
+func testChaos(t *testing.T, engine string) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	seconds := 15
+	seconds := 8
 	if v := os.Getenv("WASMHOST_CHAOS_SECONDS"); v != "" {
 		if n, err := time.ParseDuration(v + "s"); err == nil {
 			seconds = int(n.Seconds())
 		}
 	}
-	s := startSiteLogging(t, `
+	s := startSiteOpts(t, `
 server { max_body_size = "1MB" }
 plugin "hello"   {
   path = "{{hello}}"
@@ -66,7 +70,7 @@ plugin "slow"    {
   path = "{{slow}}"
   mount = "/slow"
   timeout = "300ms"
-}`, hclog.Info)
+}`, siteOptions{level: hclog.Info, cacheDir: testutil.CacheDir(t), engine: engine})
 	// Warm up, then take the baseline.
 	for i := 0; i < 5; i++ {
 		s.get(t, "/")

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -16,6 +17,24 @@ type client struct {
 	port   string // the TCP peer's port; "" when the address came from a proxy's header
 	scheme string // "http" or "https"
 	logged string // addr:port, or addr alone
+}
+
+// peerAsGiven is the client straight from r.RemoteAddr, without formatting
+// anything: the usual case (no proxy in front), where formatting the
+// address, the port and both together would be three allocations per
+// request. ok is false unless RemoteAddr is already canonical (net/http's
+// always is; a 4in6 address or a test harness's may not be).
+func peerAsGiven(remoteAddr string, addr netip.Addr, peerPort uint16, scheme string) (client, bool) {
+	host, port, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return client{}, false
+	}
+	var buf [64]byte
+	if string(addr.AppendTo(buf[:0])) != host ||
+		string(strconv.AppendUint(buf[:0], uint64(peerPort), 10)) != port {
+		return client{}, false
+	}
+	return client{addr: host, port: port, scheme: scheme, logged: remoteAddr}, true
 }
 
 // resolveClient applies server.xheaders for one request. Nothing is kept
@@ -34,6 +53,11 @@ func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
 	}
 	peerAddr := peer.Addr().Unmap()
 	addr, scheme := xheaders.Resolve(peerAddr, r.Header, cfg.TrustedProxies, cfg.XHeaders, tls)
+	if addr == peerAddr {
+		if c, ok := peerAsGiven(r.RemoteAddr, peerAddr, peer.Port(), scheme); ok {
+			return c
+		}
+	}
 	c := client{addr: addr.String(), scheme: scheme}
 	if addr == peerAddr {
 		c.port = strconv.Itoa(int(peer.Port()))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
@@ -101,17 +102,47 @@ func contentLength(r *http.Request) string {
 func serverAddr(r *http.Request) (name, port string) {
 	var localHost string
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		localHost, port = splitHostPort(a.String())
+		localHost, port = localHostPort(a)
 	}
 	name = r.Host
-	if h, _, err := net.SplitHostPort(name); err == nil {
-		name = h
+	// Only a Host with a port is split: SplitHostPort's error for one
+	// without (the usual "example.com") would be an allocation per request.
+	if strings.LastIndexByte(name, ':') > strings.LastIndexByte(name, ']') {
+		if h, _, err := net.SplitHostPort(name); err == nil {
+			name = h
+		}
 	}
 	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
 	if name == "" {
 		name = localHost
 	}
 	return name, port
+}
+
+// lastLocal remembers the strings of the last local address seen. A server
+// has few local addresses, and formatting one is allocations per request.
+var lastLocal atomic.Pointer[localAddr]
+
+type localAddr struct {
+	ip             net.IP
+	port           int
+	zone           string
+	host, portText string
+}
+
+// localHostPort is splitHostPort(a.String()), from the cache when a is the
+// TCP address formatted last.
+func localHostPort(a net.Addr) (host, port string) {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return splitHostPort(a.String())
+	}
+	if c := lastLocal.Load(); c != nil && c.port == t.Port && c.zone == t.Zone && c.ip.Equal(t.IP) {
+		return c.host, c.portText
+	}
+	host, port = splitHostPort(t.String())
+	lastLocal.Store(&localAddr{ip: slices.Clone(t.IP), port: t.Port, zone: t.Zone, host: host, portText: port})
+	return host, port
 }
 
 func splitHostPort(addr string) (host, port string) {
@@ -124,10 +155,11 @@ func splitHostPort(addr string) (host, port string) {
 
 // fixedEnviron pre-encodes the entries that are the same for every request
 // to one loaded plugin version.
-func fixedEnviron(plugin, pluginVersion string, workerID int, version string, env map[string]string) []byte {
+func fixedEnviron(plugin, pluginVersion, engine string, workerID int, version string, env map[string]string) []byte {
 	var buf []byte
 	buf = abi.AppendPair(buf, abi.KeyPlugin, plugin)
 	buf = abi.AppendPair(buf, abi.KeyPluginVersion, pluginVersion)
+	buf = abi.AppendPair(buf, abi.KeyEngine, engine)
 	buf = abi.AppendPair(buf, abi.KeyWorkerID, strconv.Itoa(workerID))
 	buf = abi.AppendPair(buf, abi.KeyVersion, version)
 	for _, k := range slices.Sorted(maps.Keys(env)) {

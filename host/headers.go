@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
@@ -38,7 +39,10 @@ func copyHeaders(h http.Header, enc []byte) {
 	for len(enc) > 0 {
 		k, v, rest, _ := abi.NextPair(enc)
 		enc = rest
-		name := textproto.CanonicalMIMEHeaderKey(string(k))
+		name, ok := commonHeaders[string(k)] // no allocation for the usual names
+		if !ok {
+			name = textproto.CanonicalMIMEHeaderKey(string(k))
+		}
 		switch name {
 		case "Transfer-Encoding", "Keep-Alive", "Upgrade", "Te", "Trailer", "Proxy-Connection":
 			continue
@@ -46,6 +50,21 @@ func copyHeaders(h http.Header, enc []byte) {
 		h[name] = append(h[name], string(v))
 	}
 }
+
+// commonHeaders maps the usual spellings of common response header names
+// to their canonical form, which copyHeaders then uses without allocating.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"Content-Type", "Content-Length", "Content-Encoding", "Content-Disposition",
+		"Cache-Control", "Etag", "Expires", "Last-Modified", "Location", "Set-Cookie",
+		"Vary", "X-Content-Type-Options", "X-Frame-Options", "Access-Control-Allow-Origin",
+	} {
+		m[name] = name
+		m[strings.ToLower(name)] = name
+	}
+	return m
+}()
 
 func validName(b []byte) bool {
 	if len(b) == 0 {

@@ -35,6 +35,7 @@ type site struct {
 // plugins maps a plugin name to its package folder, for the test sites.
 var plugins = map[string]string{
 	"hello":   "plugins/examples/hello",
+	"hellogw": "plugins/examples/hellogw",
 	"environ": "plugins/examples/environ",
 	"echo":    "plugins/examples/echo",
 	"stream":  "plugins/examples/stream",
@@ -75,17 +76,41 @@ func startSiteCache(t testing.TB, hcl, cacheDir string) *site {
 
 func startSiteWith(t testing.TB, hcl string, level hclog.Level, noInterruption bool, cacheDir string) *site {
 	t.Helper()
-	return startSiteN(t, hcl, level, noInterruption, cacheDir, 1)
+	return startSiteOpts(t, hcl, siteOptions{level: level, noInterruption: noInterruption, cacheDir: cacheDir})
 }
 
 // startSiteListeners serves on n loopback listeners, in listen order.
 func startSiteListeners(t testing.TB, hcl string, n int) *site {
 	t.Helper()
-	return startSiteN(t, hcl, hclog.Debug, false, testutil.CacheDir(t), n)
+	return startSiteOpts(t, hcl, siteOptions{level: hclog.Debug, cacheDir: testutil.CacheDir(t), listeners: n})
 }
 
-func startSiteN(t testing.TB, hcl string, level hclog.Level, noInterruption bool, cacheDir string, n int) *site {
+// startEngineSite serves hcl with every plugin on one engine.
+func startEngineSite(t testing.TB, engine, hcl string) *site {
 	t.Helper()
+	return startSiteOpts(t, hcl, siteOptions{level: hclog.Debug, cacheDir: testutil.CacheDir(t), engine: engine})
+}
+
+// forEachEngine runs a test once per engine, as subtests named after them:
+// every guarantee of the host holds on each engine.
+func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, engine := range loader.Engines() {
+		t.Run(engine, func(t *testing.T) { test(t, engine) })
+	}
+}
+
+type siteOptions struct {
+	level          hclog.Level
+	noInterruption bool   // for benchmarks only
+	cacheDir       string // "" for no cache on disk
+	listeners      int    // 0 for 1
+	engine         string // overrides every plugin's engine when set
+}
+
+func startSiteOpts(t testing.TB, hcl string, o siteOptions) *site {
+	t.Helper()
+	n := max(o.listeners, 1)
+	level, noInterruption, cacheDir := o.level, o.noInterruption, o.cacheDir
 	for name, dir := range plugins {
 		if strings.Contains(hcl, "{{"+name+"}}") {
 			hcl = strings.ReplaceAll(hcl, "{{"+name+"}}", testutil.Plugin(t, dir))
@@ -94,6 +119,12 @@ func startSiteN(t testing.TB, hcl string, level hclog.Level, noInterruption bool
 	cfg, diags := config.Parse([]byte(hcl), filepath.Join(t.TempDir(), "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatalf("site.hcl: %s", config.FormatDiagnostics(diags))
+	}
+	if o.engine != "" {
+		cfg.Server.Engine = o.engine
+		for i := range cfg.Plugins {
+			cfg.Plugins[i].Engine = o.engine
+		}
 	}
 	logs := &testutil.LockedBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "wasmhost", Output: logs, Level: level})
@@ -165,8 +196,10 @@ plugin "stream" {
 }
 `
 
-func TestHello(t *testing.T) {
-	s := startSite(t, exampleSite)
+func TestHello(t *testing.T) { forEachEngine(t, testHello) }
+
+func testHello(t *testing.T, engine string) {
+	s := startEngineSite(t, engine, exampleSite)
 	resp, body := s.get(t, "/")
 	if resp.StatusCode != 200 || body != "Hello, world\n" {
 		t.Fatalf("GET / = %d %q, want 200 \"Hello, world\\n\"", resp.StatusCode, body)
@@ -191,8 +224,10 @@ func environOf(t *testing.T, body string) map[string]string {
 	return env
 }
 
-func TestEnviron(t *testing.T) {
-	s := startSite(t, exampleSite)
+func TestEnviron(t *testing.T) { forEachEngine(t, testEnviron) }
+
+func testEnviron(t *testing.T, engine string) {
+	s := startEngineSite(t, engine, exampleSite)
 	req, _ := http.NewRequest("GET", s.base+"/env/a/b?x=1", nil)
 	req.Header.Set("User-Agent", "wasmhost-test/1.0")
 	req.Header.Add("X-Multi", "one")
@@ -218,6 +253,7 @@ func TestEnviron(t *testing.T) {
 		"REMOTE_ADDR":             "127.0.0.1",
 		"wasmhost.plugin":         "environ",
 		"wasmhost.plugin_version": s.srv.Plugin("environ").Version,
+		"wasmhost.engine":         engine,
 		"wasmhost.url_scheme":     "http",
 		"wasmhost.worker_id":      "0",
 		"wasmhost.version":        "test",
@@ -271,8 +307,10 @@ func TestRoutingOnSegmentBoundaries(t *testing.T) {
 	}
 }
 
-func TestEchoStreamsTenMiB(t *testing.T) {
-	s := startSite(t, exampleSite)
+func TestEchoStreamsTenMiB(t *testing.T) { forEachEngine(t, testEchoStreamsTenMiB) }
+
+func testEchoStreamsTenMiB(t *testing.T, engine string) {
+	s := startEngineSite(t, engine, exampleSite)
 	payload := make([]byte, 10<<20)
 	rand.Read(payload)
 	for _, chunked := range []bool{false, true} {
@@ -327,8 +365,10 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-func TestStreamArrivesInChunks(t *testing.T) {
-	s := startSite(t, exampleSite)
+func TestStreamArrivesInChunks(t *testing.T) { forEachEngine(t, testStreamArrivesInChunks) }
+
+func testStreamArrivesInChunks(t *testing.T, engine string) {
+	s := startEngineSite(t, engine, exampleSite)
 	resp, err := http.Get(s.base + "/stream?n=5")
 	if err != nil {
 		t.Fatal(err)

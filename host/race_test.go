@@ -24,7 +24,7 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 	// Warm cache: every load is quick, so many happen before the shutdown.
 	s := startSiteCache(t, siteText(live, hello, 0), testutil.CacheDir(t))
 	for _, p := range []string{v1, v2, hello} {
-		if err := s.loader.Precompile(context.Background(), p); err != nil {
+		if err := s.loader.Precompile(context.Background(), "", p); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -100,7 +100,7 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 // two do not slow each other down, and a later swap never waits for it.
 func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, error) {
 	cfg := LoaderConfig(mp.cfg)
-	if s.loader.Compiled(sha) {
+	if s.loader.Compiled(cfg.Engine, sha) {
 		return s.loader.Load(context.Background(), cfg)
 	}
 	cfg.Interpreted = true

@@ -192,7 +192,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 
 // wrap pairs a loaded plugin with its pre-encoded environ entries.
 func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
-	return &loadedVersion{plugin: lp, fixed: fixedEnviron(mp.cfg.Name, lp.Version, s.workerID, s.version, mp.cfg.Env)}
+	return &loadedVersion{plugin: lp, fixed: fixedEnviron(mp.cfg.Name, lp.Version, lp.Engine, s.workerID, s.version, mp.cfg.Env)}
 }
 
 // samePlugin reports whether two plugin blocks load the same way; the
@@ -224,6 +224,7 @@ func LoaderConfig(pc config.Plugin) loader.Config {
 		Path:        pc.Path,
 		Instances:   pc.Instances,
 		MemoryLimit: pc.MemoryLimit,
+		Engine:      pc.Engine,
 		Env:         pc.Env,
 		InitTimeout: pc.Timeout,
 	}

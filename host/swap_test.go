@@ -121,12 +121,14 @@ func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Durat
 	return 0
 }
 
-func TestHotSwapUnderLoad(t *testing.T) {
+func TestHotSwapUnderLoad(t *testing.T) { forEachEngine(t, testHotSwapUnderLoad) }
+
+func testHotSwapUnderLoad(t *testing.T, engine string) {
 	live, v1, v2 := versions(t)
-	s := startSiteLogging(t, `plugin "v" {
+	s := startSiteOpts(t, `plugin "v" {
   path      = "`+live+`"
   instances = 8
-}`, hclog.Info)
+}`, siteOptions{level: hclog.Info, cacheDir: testutil.CacheDir(t), engine: engine})
 	waitVersion(t, s.base+"/", "one", time.Second)
 	steady := s.loader.LiveInstances()
 	l := startLoad(s.base+"/", 16)
@@ -181,8 +183,12 @@ func TestHotSwapUnderLoad(t *testing.T) {
 }
 
 func TestCorruptModuleKeepsTheOldVersion(t *testing.T) {
+	forEachEngine(t, testCorruptModuleKeepsTheOldVersion)
+}
+
+func testCorruptModuleKeepsTheOldVersion(t *testing.T, engine string) {
 	live, _, v2 := versions(t)
-	s := startSite(t, `plugin "v" { path = "`+live+`" }`)
+	s := startEngineSite(t, engine, `plugin "v" { path = "`+live+`" }`)
 	good, _ := os.ReadFile(live)
 	l := startLoad(s.base+"/", 8)
 	os.WriteFile(live, good[:len(good)/3], 0o644) // a truncated copy
@@ -213,8 +219,12 @@ func TestCorruptModuleKeepsTheOldVersion(t *testing.T) {
 }
 
 func TestSlowRequestFinishesOnTheOldVersion(t *testing.T) {
+	forEachEngine(t, testSlowRequestFinishesOnTheOldVersion)
+}
+
+func testSlowRequestFinishesOnTheOldVersion(t *testing.T, engine string) {
 	live, _, v2 := versions(t)
-	s := startSite(t, `plugin "v" { path = "`+live+`" }`)
+	s := startEngineSite(t, engine, `plugin "v" { path = "`+live+`" }`)
 	got := make(chan string, 1)
 	go func() {
 		v, err := versionOf(&http.Client{Timeout: 10 * time.Second}, s.base+"/?ms=2000")
@@ -333,8 +343,12 @@ plugin "panic" { path = "{{panic}}" }`)
 // TestSwapServesInterpretedUntilCompiled: a new version whose machine code
 // is not cached serves through the interpreter at once, then compiled.
 func TestSwapServesInterpretedUntilCompiled(t *testing.T) {
+	forEachEngine(t, testSwapServesInterpretedUntilCompiled)
+}
+
+func testSwapServesInterpretedUntilCompiled(t *testing.T, engine string) {
 	live, _, v2 := versions(t)
-	s := startSiteCache(t, `plugin "v" { path = "`+live+`" }`, "") // no shared cache: v2 is new here
+	s := startSiteOpts(t, `plugin "v" { path = "`+live+`" }`, siteOptions{level: hclog.Warn, engine: engine}) // no shared cache: v2 is new here
 	testutil.CopyFile(t, v2, live)
 	waitVersion(t, s.base+"/", "two", 5*time.Second)
 	if !s.srv.Plugin("v").Interpreted {

@@ -56,7 +56,7 @@ func TestCacheStaysUnderItsSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := probe.Precompile(ctx, builds[0]); err != nil {
+	if err := probe.Precompile(ctx, "", builds[0]); err != nil {
 		t.Fatal(err)
 	}
 	probe.Close(ctx)
@@ -71,12 +71,12 @@ func TestCacheStaysUnderItsSize(t *testing.T) {
 	}
 	defer l.Close(ctx)
 	for i, b := range builds {
-		if err := l.Precompile(ctx, b); err != nil {
+		if err := l.Precompile(ctx, "", b); err != nil {
 			t.Fatal(err)
 		}
 		if i > 0 {
 			// Build 0 is in use all along: loading it marks it recent.
-			if err := l.Precompile(ctx, builds[0]); err != nil {
+			if err := l.Precompile(ctx, "", builds[0]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -90,13 +90,13 @@ func TestCacheStaysUnderItsSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close(ctx)
-	if !fresh.Compiled(fileSHA(t, builds[0])) {
+	if !fresh.Compiled("", fileSHA(t, builds[0])) {
 		t.Errorf("the build used all along was evicted")
 	}
-	if fresh.Compiled(fileSHA(t, builds[1])) {
+	if fresh.Compiled("", fileSHA(t, builds[1])) {
 		t.Errorf("the least recently used build is still cached")
 	}
-	if !fresh.Compiled(fileSHA(t, builds[29])) {
+	if !fresh.Compiled("", fileSHA(t, builds[29])) {
 		t.Errorf("the newest build is not cached")
 	}
 }

@@ -12,25 +12,31 @@ import (
 // The compilation cache on disk is bounded (Options.CacheSize) by
 // internal/cachegc, which removes the entries used least recently. wazero
 // names its entries by a key of its own and reads them without telling, so
-// the loader keeps the link: the marker of a module (markerDir/<sha>)
+// the loader keeps the link: the marker of a module (markerDir(k)/<sha>)
 // lists, one per line, the cache files its compilation wrote, and every
 // compiled load of the module touches them and the marker. A module whose
 // listed files were pruned is no longer Compiled.
 
+// markerDir holds the markers of one engine version, next to its cache.
+func (l *Loader) markerDir(k engineKind) string {
+	return filepath.Join(l.engineDir(k), "compiled")
+}
+
 // cacheFiles lists the entry files under the cache folder, relative to it:
-// what an engine wrote, not wasmhost's own markers and locks.
+// what the engines wrote, not wasmhost's own markers and locks (the
+// "compiled" and "locks" folders of each engine version's folder).
 func (l *Loader) cacheFiles() map[string]bool {
 	files := map[string]bool{}
 	if l.opts.CacheDir == "" {
 		return files
 	}
-	markers := l.markerDir()
 	filepath.WalkDir(l.opts.CacheDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		if d.IsDir() {
-			if path == markers || path == filepath.Join(l.opts.CacheDir, "locks") {
+			if path != l.opts.CacheDir && filepath.Dir(filepath.Dir(path)) == filepath.Clean(l.opts.CacheDir) &&
+				(d.Name() == "compiled" || d.Name() == "locks") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -57,8 +63,8 @@ func newCacheFiles(before, after map[string]bool) []string {
 
 // markerEntries reads the cache files a module's marker lists; ok is false
 // without a marker.
-func (l *Loader) markerEntries(sha string) (entries []string, ok bool) {
-	b, err := os.ReadFile(filepath.Join(l.markerDir(), sha))
+func (l *Loader) markerEntries(k engineKind, sha string) (entries []string, ok bool) {
+	b, err := os.ReadFile(filepath.Join(l.markerDir(k), sha))
 	if err != nil {
 		return nil, false
 	}
@@ -72,8 +78,8 @@ func (l *Loader) markerEntries(sha string) (entries []string, ok bool) {
 
 // cached reports whether a module's marker and every cache file it lists
 // are there.
-func (l *Loader) cached(sha string) bool {
-	entries, ok := l.markerEntries(sha)
+func (l *Loader) cached(k engineKind, sha string) bool {
+	entries, ok := l.markerEntries(k, sha)
 	if !ok {
 		return false
 	}
@@ -86,12 +92,12 @@ func (l *Loader) cached(sha string) bool {
 }
 
 // touchCached records a use of a module's cache entries.
-func (l *Loader) touchCached(sha string) {
+func (l *Loader) touchCached(k engineKind, sha string) {
 	if l.opts.CacheDir == "" {
 		return
 	}
-	entries, _ := l.markerEntries(sha)
-	paths := []string{filepath.Join(l.markerDir(), sha)}
+	entries, _ := l.markerEntries(k, sha)
+	paths := []string{filepath.Join(l.markerDir(k), sha)}
 	for _, e := range entries {
 		paths = append(paths, filepath.Join(l.opts.CacheDir, e))
 	}

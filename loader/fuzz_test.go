@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tetratelabs/wazero/api"
-
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -58,26 +56,38 @@ func (e *checkingExchange) StaticURL(path string) string {
 	return "/static/" + path
 }
 
-var (
-	fuzzOnce   sync.Once
-	fuzzPlugin *Plugin
-	fuzzErr    error
-)
+// abicallPlugins holds the abicall plugin loaded once per engine.
+var abicallPlugins sync.Map // engine name -> *loadOnce
 
-func abicallPlugin(t testing.TB) *Plugin {
+type loadOnce struct {
+	once sync.Once
+	p    *Plugin
+	err  error
+}
+
+func abicallPlugin(t testing.TB, engine string) *Plugin {
 	path := testutil.Plugin(t, "plugins/testplugins/abicall")
-	fuzzOnce.Do(func() {
+	v, _ := abicallPlugins.LoadOrStore(engine, &loadOnce{})
+	lo := v.(*loadOnce)
+	lo.once.Do(func() {
 		l, err := New(Options{CacheDir: testutil.CacheDir(t)})
 		if err != nil {
-			fuzzErr = err
+			lo.err = err
 			return
 		}
-		fuzzPlugin, fuzzErr = l.Load(context.Background(), Config{Name: "abicall", Path: path, Instances: 1})
+		lo.p, lo.err = l.Load(context.Background(), Config{Name: "abicall", Path: path, Instances: 1, Engine: engine})
 	})
-	if fuzzErr != nil {
-		t.Fatal(fuzzErr)
+	if lo.err != nil {
+		t.Fatal(lo.err)
 	}
-	return fuzzPlugin
+	return lo.p
+}
+
+// testMemory is what the tests do to guest memory beyond what host
+// functions do; both engines' memories have these methods.
+type testMemory interface {
+	Grow(deltaPages uint32) (previousPages uint32, ok bool)
+	Write(offset uint32, v []byte) bool
 }
 
 // pointerArgs says which arguments of each host function are pointers.
@@ -95,7 +105,7 @@ func callHost(t testing.TB, p *Plugin, mem []byte, fn uint8, relative bool, args
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := inst.mod.Memory()
+	m := inst.mem.(testMemory)
 	pages, ok := m.Grow(1)
 	if !ok {
 		t.Fatal("cannot grow guest memory")
@@ -111,8 +121,8 @@ func callHost(t testing.TB, p *Plugin, mem []byte, fn uint8, relative bool, args
 		}
 	}
 	inst.ex = &checkingExchange{t: t, body: []byte("request body")}
-	res, err := inst.mod.ExportedFunction("abicall").Call(&callContext{Context: ctx, inst: inst},
-		uint64(fn%8), api.EncodeI32(args[0]), api.EncodeI32(args[1]), api.EncodeI32(args[2]), api.EncodeI32(args[3]))
+	stack := []uint64{uint64(fn % 8), uint64(uint32(args[0])), uint64(uint32(args[1])), uint64(uint32(args[2])), uint64(uint32(args[3]))}
+	err = inst.mod.function("abicall").CallWithStack(&callContext{Context: ctx, inst: inst}, stack)
 	inst.ex = nil
 	// The fresh page stays with the instance; discard it so the next call
 	// starts from a clean one, whatever happened.
@@ -120,11 +130,17 @@ func callHost(t testing.TB, p *Plugin, mem []byte, fn uint8, relative bool, args
 	if err != nil {
 		return 0, err
 	}
-	return api.DecodeI32(res[0]), nil
+	return int32(uint32(stack[0])), nil
 }
 
 func TestHostFunctionsTrapBadPointers(t *testing.T) {
-	p := abicallPlugin(t)
+	for _, engine := range Engines() {
+		t.Run(engine, func(t *testing.T) { testHostFunctionsTrapBadPointers(t, engine) })
+	}
+}
+
+func testHostFunctionsTrapBadPointers(t *testing.T, engine string) {
+	p := abicallPlugin(t, engine)
 	far := int32(0x7ffffff0)
 	cases := []struct {
 		name string
@@ -164,18 +180,24 @@ func TestHostFunctionsTrapBadPointers(t *testing.T) {
 // and arguments. Whatever the guest passes, the host must not panic or hand
 // an Exchange more than the ABI allows; an out-of-range call must end in a
 // trap (an error), never in a result computed from memory it could not read.
+// The engine is part of the input (its index in Engines()), and every seed
+// runs on each engine.
 func FuzzHostFunctions(f *testing.F) {
-	p := abicallPlugin(f)
+	engines := Engines()
 	pair := abi.AppendPair(nil, "Content-Type", "text/plain")
-	f.Add([]byte{}, uint8(0), true, int32(0), int32(4096), int32(0), int32(0))
-	f.Add([]byte("hello"), uint8(3), true, int32(0), int32(5), int32(0), int32(0))
-	f.Add(pair, uint8(2), true, int32(200), int32(0), int32(len(pair)), int32(0))
-	f.Add(pair, uint8(2), false, int32(200), int32(-1), int32(len(pair)), int32(0))
-	f.Add([]byte("x"), uint8(2), true, int32(99), int32(0), int32(1), int32(0))
-	f.Add([]byte("x"), uint8(5), true, int32(0), int32(1), int32(0), int32(0))
-	f.Add([]byte("css/a.css"), uint8(6), true, int32(0), int32(9), int32(16), int32(100))
-	f.Add([]byte{}, uint8(1), true, int32(0), int32(-5), int32(0), int32(0))
-	f.Fuzz(func(t *testing.T, mem []byte, fn uint8, relative bool, a, b, c, d int32) {
+	for e := range engines {
+		e := uint8(e)
+		f.Add(e, []byte{}, uint8(0), true, int32(0), int32(4096), int32(0), int32(0))
+		f.Add(e, []byte("hello"), uint8(3), true, int32(0), int32(5), int32(0), int32(0))
+		f.Add(e, pair, uint8(2), true, int32(200), int32(0), int32(len(pair)), int32(0))
+		f.Add(e, pair, uint8(2), false, int32(200), int32(-1), int32(len(pair)), int32(0))
+		f.Add(e, []byte("x"), uint8(2), true, int32(99), int32(0), int32(1), int32(0))
+		f.Add(e, []byte("x"), uint8(5), true, int32(0), int32(1), int32(0), int32(0))
+		f.Add(e, []byte("css/a.css"), uint8(6), true, int32(0), int32(9), int32(16), int32(100))
+		f.Add(e, []byte{}, uint8(1), true, int32(0), int32(-5), int32(0), int32(0))
+	}
+	f.Fuzz(func(t *testing.T, engine uint8, mem []byte, fn uint8, relative bool, a, b, c, d int32) {
+		p := abicallPlugin(t, engines[int(engine)%len(engines)])
 		res, err := callHost(t, p, mem, fn, relative, [4]int32{a, b, c, d})
 		if err != nil {
 			return // a trap or a guest failure: the instance is gone, the host is fine

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 
+	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
@@ -21,6 +22,21 @@ import (
 //   - WASI's path_open carries no file mode, and wazero creates files 0600
 //     whatever the guest asked; writableDir creates them 0666 less the
 //     server's umask, as most programs do (0644 under the usual umask).
+
+// wazeroFS mounts the granted folders over a root that refuses every
+// other path. wazy has no sysfs hooks: there a guest gets the engine's own
+// mounts and their errors (wazyFS).
+func wazeroFS(dirs []Dir) wazero.FSConfig {
+	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
+	for _, d := range dirs {
+		if d.Writable {
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(writableDir{sysfs.DirFS(d.Host)}, d.Guest)
+		} else {
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: sysfs.DirFS(d.Host)}}, d.Guest)
+		}
+	}
+	return fs
+}
 
 // writableDir is a granted folder mounted read-write.
 type writableDir struct{ experimentalsys.FS }

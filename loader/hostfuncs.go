@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-
 	"github.com/wasmhost/wasmhost/abi"
 )
 
 // callContext is the context a request's guest call runs under. The host
 // functions find the calling instance through it; a context value is the one
-// channel wazero passes from the caller of an export to the host functions
+// channel the engines pass from the caller of an export to the host functions
 // that export calls.
 type callContext struct {
 	context.Context
@@ -29,9 +26,9 @@ func (c *callContext) Value(key any) any {
 }
 
 // trap is what a host function panics with when a guest breaks the ABI (a
-// pointer outside its memory, an absurd length). wazero turns the panic into
-// an error from the guest call, which discards the instance: the host itself
-// is never at risk.
+// pointer outside its memory, an absurd length). The engine turns the panic
+// into an error from the guest call, which discards the instance: the host
+// itself is never at risk.
 type trap struct{ msg string }
 
 func (t *trap) Error() string { return "wasmhost ABI violation: " + t.msg }
@@ -121,30 +118,6 @@ func argI32(stack []uint64, i int) int32  { return int32(uint32(stack[i])) }
 
 func setResult(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
 
-// instantiateHostModule defines the ABI's host functions in a wazero runtime.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
-	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	for _, f := range hostFunctions {
-		fn := f.fn
-		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			fn(ctx, mod.Memory(), stack)
-		}), wazeroTypes(f.params), wazeroTypes(f.results)).Export(f.name)
-	}
-	_, err := b.Instantiate(ctx)
-	return err
-}
-
-func wazeroTypes(ts []valueType) []api.ValueType {
-	out := make([]api.ValueType, len(ts))
-	for i, t := range ts {
-		out[i] = api.ValueTypeI32
-		if t == i64 {
-			out[i] = api.ValueTypeI64
-		}
-	}
-	return out
-}
-
 func environGet(ctx context.Context, mem guestMemory, stack []uint64) {
 	buf, bufLen := argU32(stack, 0), argU32(stack, 1)
 	ex := exchangeOf(ctx)
@@ -227,7 +200,7 @@ func logMessage(ctx context.Context, mem guestMemory, stack []uint64) {
 	}
 	inst, _ := ctx.Value(instanceKey{}).(*instance)
 	if inst == nil {
-		// Called during initialization: wazero gives the module, not ours.
+		// Called during initialization, before the instance is ours.
 		return
 	}
 	inst.log(level, msg)

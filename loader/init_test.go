@@ -20,7 +20,7 @@ func TestInitSleepHonoursInitTimeout(t *testing.T) {
 	defer l.Close(context.Background())
 	path := testutil.Plugin(t, "plugins/testplugins/initsleep")
 	// Compile first, so the bound below measures the init deadline only.
-	if err := l.Precompile(context.Background(), path); err != nil {
+	if err := l.Precompile(context.Background(), "", path); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

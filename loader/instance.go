@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
@@ -16,9 +14,9 @@ import (
 // instance is one initialized module serving one request at a time.
 type instance struct {
 	plugin *Plugin
-	mod    api.Module
-	handle api.Function
-	mem    api.Memory
+	mod    guestModule
+	handle guestFunction
+	mem    guestMemory
 	ex     Exchange        // the request being served, nil between requests
 	ctx    context.Context // that request's context
 	stack  [2]uint64
@@ -42,14 +40,13 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	inst.stderr = guestOutput{inst: inst, level: abi.LogWarn}
 	initCtx, cancel := context.WithTimeout(ctx, p.cfg.InitTimeout)
 	defer cancel()
-	if p.cfg.MemoryLimit > 0 && mmapAllocator != nil {
-		initCtx = experimental.WithMemoryAllocator(initCtx, mmapAllocator)
-	}
-	cfg := p.modCfg.WithStdout(&inst.stdout).WithStderr(&inst.stderr).WithNanosleep(inst.sleep)
 	// The initializer runs under initCtx: a guest sleeping in init must
 	// wake when it ends, as during a request.
 	inst.ctx = initCtx
-	mod, err := p.rt.InstantiateModule(&callContext{Context: initCtx, inst: inst}, p.compiled, cfg)
+	mod, err := p.compiled.instantiate(&callContext{Context: initCtx, inst: inst}, instanceOptions{
+		stdout: &inst.stdout, stderr: &inst.stderr, nanosleep: inst.sleep,
+		mappedMemory: p.cfg.MemoryLimit > 0,
+	})
 	inst.ctx = nil
 	inst.stderr.flush()
 	if err != nil {
@@ -63,8 +60,8 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &GuestError{Kind: "init", Message: err.Error()}
 	}
 	inst.mod = mod
-	inst.handle = mod.ExportedFunction(abi.ExportHandle)
-	inst.mem = mod.Memory()
+	inst.handle = mod.function(abi.ExportHandle)
+	inst.mem = mod.memory()
 	return inst, nil
 }
 
@@ -107,7 +104,7 @@ func (inst *instance) resume() {
 }
 
 func (inst *instance) close() {
-	inst.mod.Close(context.Background())
+	inst.mod.close(context.Background())
 }
 
 // log routes one guest message to the request being served, or to the

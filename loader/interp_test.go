@@ -11,13 +11,19 @@ import (
 // TestInterpretedGuestIsStoppedToo: the interpreter, used while a swapped
 // module compiles, honours deadlines like compiled code.
 func TestInterpretedGuestIsStoppedToo(t *testing.T) {
+	for _, engine := range Engines() {
+		t.Run(engine, func(t *testing.T) { testInterpretedGuestIsStoppedToo(t, engine) })
+	}
+}
+
+func testInterpretedGuestIsStoppedToo(t *testing.T, engine string) {
 	l, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
 	p, err := l.Load(context.Background(), Config{
-		Name: "loop", Path: testutil.Plugin(t, "plugins/testplugins/loop"), Instances: 1, Interpreted: true,
+		Name: "loop", Path: testutil.Plugin(t, "plugins/testplugins/loop"), Instances: 1, Interpreted: true, Engine: engine,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,10 +15,6 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
-
-	"github.com/wasmhost/wasmhost/internal/version"
 )
 
 // Options configure a Loader. The zero value is usable: no on-disk cache,
@@ -25,7 +22,10 @@ import (
 type Options struct {
 	// CacheDir keeps compiled machine code across restarts ("" for none):
 	// a standard-Go guest compiles in about a second, and loads from the
-	// cache in tens of milliseconds.
+	// cache in tens of milliseconds. Each engine and engine version has its
+	// own folder in it, <CacheDir>/<engine>-<version>, holding the engine's
+	// cache and wasmhost's compiled markers and locks: a plain tree that a
+	// pruner may trim like any cache.
 	CacheDir string
 	// CacheSize bounds the cache folder in bytes: after a module is
 	// compiled into it, the entries used least recently are removed until
@@ -33,24 +33,29 @@ type Options struct {
 	CacheSize int64
 	Logger    hclog.Logger
 	// NoInterruption compiles guests without the checks that let a deadline
-	// stop them. Only for measuring what those checks cost: without them a
-	// looping guest freezes the process. Never set it in a server.
+	// stop them, on wazero (wazy's cannot be turned off). Only for measuring
+	// what those checks cost: without them a looping guest freezes the
+	// process. Never set it in a server.
 	NoInterruption bool
 	// MaxRunning is how many guests may run at once before the scheduler
 	// makes the rest wait (see scheduler); 0 means GOMAXPROCS.
 	MaxRunning int
 }
 
-// Loader loads plugins. It owns what plugins share: the compilation cache.
+// Loader loads plugins. It owns what plugins share: each engine's
+// compilation cache.
 type Loader struct {
-	opts  Options
-	log   hclog.Logger
-	cache wazero.CompilationCache
-	live  atomic.Int64 // instances alive across every plugin, old versions included
-	open  atomic.Int64 // plugins loaded whose runtime is not closed yet
-	// compiled holds the hashes of modules compiled by this process.
+	opts Options
+	log  hclog.Logger
+	live atomic.Int64 // instances alive across every plugin, old versions included
+	open atomic.Int64 // plugins loaded whose runtime is not closed yet
+	// compiled holds the engine IDs and hashes ("wazero-v1.12.0/<sha>") of
+	// modules compiled by this process.
 	compiled sync.Map
 	sched    *scheduler
+
+	mu      sync.Mutex
+	engines map[string]engine // by engine name, opened on first use
 }
 
 // LiveInstances counts the instances alive in every plugin this loader
@@ -66,11 +71,11 @@ func (l *Loader) OpenPlugins() int64 { return l.open.Load() }
 // the on-disk cache: prefork workers swapping the same new .wasm take turns,
 // and all but the first load the first one's machine code from the cache
 // instead of compiling it again. Without a cache folder it does nothing.
-func (l *Loader) lockCompile(sha string) (unlock func()) {
+func (l *Loader) lockCompile(k engineKind, sha string) (unlock func()) {
 	if l.opts.CacheDir == "" {
 		return func() {}
 	}
-	dir := filepath.Join(l.opts.CacheDir, "locks")
+	dir := filepath.Join(l.engineDir(k), "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return func() {}
 	}
@@ -90,7 +95,7 @@ func (l *Loader) lockCompile(sha string) (unlock func()) {
 
 // New returns a Loader; with opts.CacheDir set it creates the cache folder.
 func New(opts Options) (*Loader, error) {
-	l := &Loader{opts: opts, log: opts.Logger, sched: newScheduler(opts.MaxRunning)}
+	l := &Loader{opts: opts, log: opts.Logger, sched: newScheduler(opts.MaxRunning), engines: map[string]engine{}}
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
 	}
@@ -98,21 +103,51 @@ func New(opts Options) (*Loader, error) {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("compilation cache: %w", err)
 		}
-		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
-		}
-		l.cache = c
 		l.pruneCache() // the bound may have shrunk since the last run
-	} else {
-		l.cache = wazero.NewCompilationCache()
 	}
 	return l, nil
 }
 
-// Close releases the in-memory part of the compilation cache. Plugins are
+// engine returns the loader's engine of that kind, opening it (and its
+// cache) on first use, so a site that uses one engine never touches the
+// other's cache.
+func (l *Loader) engine(k engineKind) (engine, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.engines[k.name]; e != nil {
+		return e, nil
+	}
+	dir := ""
+	if l.opts.CacheDir != "" {
+		dir = l.engineDir(k)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("compilation cache: %w", err)
+		}
+	}
+	e, err := k.open(dir, l.opts)
+	if err != nil {
+		return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
+	}
+	l.engines[k.name] = e
+	return e, nil
+}
+
+// engineDir is the cache folder of one engine version.
+func (l *Loader) engineDir(k engineKind) string {
+	return filepath.Join(l.opts.CacheDir, k.id())
+}
+
+// Close releases the in-memory part of the compilation caches. Plugins are
 // closed by their owners, before.
-func (l *Loader) Close(ctx context.Context) error { return l.cache.Close(ctx) }
+func (l *Loader) Close(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, e := range l.engines {
+		errs = append(errs, e.close(ctx))
+	}
+	return errors.Join(errs...)
+}
 
 // DefaultCacheDir is where compiled code is cached unless configured:
 // the user's cache folder ($XDG_CACHE_HOME or ~/.cache on Linux).
@@ -124,80 +159,74 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(dir, "wasmhost", "compiled"), nil
 }
 
-func (l *Loader) runtimeConfig(memoryLimit int64, interpreted bool) wazero.RuntimeConfig {
-	var cfg wazero.RuntimeConfig
-	if interpreted {
-		cfg = wazero.NewRuntimeConfigInterpreter()
-	} else {
-		cfg = wazero.NewRuntimeConfigCompiler().WithCompilationCache(l.cache)
-	}
-	cfg = cfg.WithCloseOnContextDone(!l.opts.NoInterruption)
-	if memoryLimit > 0 {
-		pages := (memoryLimit + 65535) / 65536
-		if pages > 65536 {
-			pages = 65536
-		}
-		cfg = cfg.WithMemoryLimitPages(uint32(pages))
-	}
-	return cfg
-}
-
 // compileWorkers is how many goroutines compile one module. Compiling is
 // rare and a request never waits for it, so it may use every core.
 var compileWorkers = runtime.NumCPU()
 
-// Precompile compiles a module into the compilation cache without loading
-// it as a plugin, so that the next Load of the same bytes (a server's hot
-// swap, a restart) finds its machine code ready. It checks nothing beyond
-// what compiling checks.
-func (l *Loader) Precompile(ctx context.Context, path string) error {
+// Precompile compiles a module with an engine ("" for the default) into
+// its compilation cache without loading it as a plugin, so that the next
+// Load of the same bytes (a server's hot swap, a restart) finds its machine
+// code ready. It checks nothing beyond what compiling checks.
+func (l *Loader) Precompile(ctx context.Context, engineName, path string) error {
+	k, err := findEngine(engineName)
+	if err != nil {
+		return err
+	}
+	e, err := l.engine(k)
+	if err != nil {
+		return err
+	}
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(wasm)
-	unlock := l.lockCompile(hex.EncodeToString(sum[:]))
+	sha := hex.EncodeToString(sum[:])
+	unlock := l.lockCompile(k, sha)
 	defer unlock()
-	rt := wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(0, false))
-	defer rt.Close(ctx)
-	before := l.cacheFiles()
-	if _, err = rt.CompileModule(experimental.WithCompilationWorkers(ctx, compileWorkers), wasm); err != nil {
+	rt, err := e.newRuntime(ctx, runtimeOptions{})
+	if err != nil {
 		return err
 	}
-	l.markCompiled(hex.EncodeToString(sum[:]), newCacheFiles(before, l.cacheFiles()))
+	defer rt.close(ctx)
+	before := l.cacheFiles()
+	if _, err = rt.compile(ctx, wasm, compileWorkers, moduleOptions{}); err != nil {
+		return err
+	}
+	l.markCompiled(k, sha, newCacheFiles(before, l.cacheFiles()))
 	return nil
 }
 
 // Compiled reports whether machine code for the module with this SHA-256
-// is known to be in the compilation cache (compiled by this process, or by
-// any process sharing the cache folder), so loading it will not compile.
-func (l *Loader) Compiled(sha string) bool {
-	if _, ok := l.compiled.Load(sha); ok {
+// is known to be in an engine's ("" for the default) compilation cache
+// (compiled by this process, or by any process sharing the cache folder),
+// so loading it will not compile.
+func (l *Loader) Compiled(engineName, sha string) bool {
+	k, err := findEngine(engineName)
+	if err != nil {
+		return false
+	}
+	if _, ok := l.compiled.Load(k.id() + "/" + sha); ok {
 		return true
 	}
 	if l.opts.CacheDir == "" {
 		return false
 	}
-	return l.cached(sha)
+	return l.cached(k, sha)
 }
 
-// markerDir holds the markers of one wazero version, whose machine code
-// the cache holds apart from other versions'.
-func (l *Loader) markerDir() string {
-	return filepath.Join(l.opts.CacheDir, "compiled-"+version.Wazero())
-}
-
-// markCompiled records that a module's machine code is cached. wazero's
-// cache has no query, so wasmhost keeps its own marker per module hash,
-// listing the cache files written (added) when it compiled (see
-// cacheuse.go); a compile served from the cache adds none and keeps the
-// marker's list. Then the cache is pruned to its size.
-func (l *Loader) markCompiled(sha string, added []string) {
-	l.compiled.Store(sha, true)
+// markCompiled records that a module's machine code is cached. The
+// engines' caches have no query, so wasmhost keeps its own marker per
+// engine version and module hash, next to that engine's cache, listing the
+// cache files written (added) when it compiled (see cacheuse.go); a compile
+// served from the cache adds none and keeps the marker's list. Then the
+// cache is pruned to its size.
+func (l *Loader) markCompiled(k engineKind, sha string, added []string) {
+	l.compiled.Store(k.id()+"/"+sha, true)
 	if l.opts.CacheDir == "" {
 		return
 	}
-	dir := l.markerDir()
+	dir := l.markerDir(k)
 	if os.MkdirAll(dir, 0o700) != nil {
 		return
 	}
@@ -205,7 +234,7 @@ func (l *Loader) markCompiled(sha string, added []string) {
 	if _, err := os.Stat(marker); err != nil || len(added) > 0 {
 		os.WriteFile(marker, []byte(strings.Join(added, "\n")), 0o600)
 	}
-	l.touchCached(sha)
+	l.touchCached(k, sha)
 	if len(added) > 0 {
 		l.pruneCache()
 	}

@@ -2,22 +2,25 @@
 
 package loader
 
-import (
-	"github.com/tetratelabs/wazero/experimental"
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
-// mmapAllocator backs each instance's linear memory with its own mapping:
+// haveMappedMemory: each engine's allocator uses newMappedMemory.
+const haveMappedMemory = true
+
+// newMappedMemory backs each instance's linear memory with its own mapping:
 // the whole maximum (the memory limit) is reserved as address space at
 // once, and pages are made accessible as the guest grows its memory.
 //
-// Why not wazero's default, a Go []byte: growing it reallocates and copies
+// It returns nil when the reservation fails. Each engine adapts it to its
+// own allocator interface (the methods are the same).
+//
+// Why not the engines' default, a Go []byte: growing it reallocates and copies
 // the whole memory (a standard-Go guest grows its heap in steps, so that is
 // a copy of several MiB at a time), the memory counts as Go heap and paces
 // the host's garbage collector, and a discarded instance's memory returns
 // to the system only after the next GC. A mapping grows in place, is
 // invisible to the Go heap, and is unmapped the moment an instance closes.
-var mmapAllocator = experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
+func newMappedMemory(cap, max uint64) *mappedMemory {
 	const pageAlign = 1 << 16
 	reserve := (max + pageAlign - 1) &^ (pageAlign - 1)
 	if reserve == 0 {
@@ -28,7 +31,7 @@ var mmapAllocator = experimental.MemoryAllocatorFunc(func(cap, max uint64) exper
 		return nil
 	}
 	return &mappedMemory{region: b}
-})
+}
 
 type mappedMemory struct {
 	region    []byte // the whole reservation

@@ -2,7 +2,12 @@
 
 package loader
 
-import "github.com/tetratelabs/wazero/experimental"
+// Elsewhere each engine's default []byte memory is used.
+const haveMappedMemory = false
 
-// mmapAllocator is nil elsewhere: wazero's default []byte memory is used.
-var mmapAllocator experimental.MemoryAllocator
+type mappedMemory struct{}
+
+func newMappedMemory(cap, max uint64) *mappedMemory { return nil }
+
+func (m *mappedMemory) Reallocate(size uint64) []byte { return nil }
+func (m *mappedMemory) Free()                         {}

@@ -3,37 +3,33 @@ package loader
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmhost/wasmhost/abi"
 )
+
+// wasiModule is the module name of the WASI imports every engine provides.
+const wasiModule = "wasi_snapshot_preview1"
 
 // Config describes one plugin to load.
 type Config struct {
 	Name        string
 	Path        string
+	Engine      string            // one of Engines(); "" for DefaultEngine
 	Instances   int               // the most live instances; at least 1
-	MemoryLimit int64             // linear memory cap per instance in bytes; 0 for wazero's 4 GiB
+	MemoryLimit int64             // linear memory cap per instance in bytes; 0 for the engine's 4 GiB
 	Env         map[string]string // WASI environment variables (os.Getenv in the guest)
 	Dirs        []Dir             // host folders the guest may open; none by default
-	// Interpreted runs the module in wazero's interpreter: ready in a
+	// Interpreted runs the module in the engine's interpreter: ready in a
 	// fraction of the time compiling takes, and many times slower to run.
 	// A hot swap of a module that is not compiled yet serves it interpreted
 	// until its compiled version is ready.
@@ -58,6 +54,7 @@ type Plugin struct {
 	Name     string
 	Path     string
 	Version  string // first 12 hex digits of the module's SHA-256
+	Engine   string // the engine running it
 	SHA256   string
 	LoadedAt time.Time
 	// ABIMajor and ABIMinor are the ABI version the guest was built against.
@@ -66,9 +63,8 @@ type Plugin struct {
 
 	cfg           Config
 	log           hclog.Logger
-	rt            wazero.Runtime
-	compiled      wazero.CompiledModule
-	modCfg        wazero.ModuleConfig
+	rt            engineRuntime
+	compiled      compiledModule
 	pool          *pool
 	tenant        *tenant // the plugin's share of the CPU, across versions
 	retireAt      uint32  // linear memory size above which an instance is retired
@@ -104,9 +100,21 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return nil, fmt.Errorf("not a WebAssembly module (it does not start with the wasm magic bytes \\0asm)")
 	}
+	kind, err := findEngine(cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := l.engine(kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDirs(cfg.Dirs); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{
 		Name:        cfg.Name,
+		Engine:      kind.name,
 		Path:        cfg.Path,
 		SHA256:      hex.EncodeToString(sum[:]),
 		LoadedAt:    time.Now(),
@@ -117,10 +125,13 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	p.Version = p.SHA256[:12]
 
-	p.rt = wazero.NewRuntimeWithConfig(ctx, l.runtimeConfig(cfg.MemoryLimit, cfg.Interpreted))
+	p.rt, err = eng.newRuntime(ctx, runtimeOptions{memoryLimit: cfg.MemoryLimit, interpreted: cfg.Interpreted})
+	if err != nil {
+		return nil, err
+	}
 	l.open.Add(1)
 	closeRuntime := func() {
-		p.rt.Close(context.Background())
+		p.rt.close(context.Background())
 		l.open.Add(-1)
 		p.drained.Store(true)
 	}
@@ -130,30 +141,24 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 			closeRuntime()
 		}
 	}()
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
-		return nil, fmt.Errorf("WASI: %w", err)
-	}
-	if err := instantiateHostModule(ctx, p.rt); err != nil {
-		return nil, fmt.Errorf("host functions: %w", err)
-	}
 	start := time.Now()
 	unlock := func() {}
 	var before map[string]bool
 	if !cfg.Interpreted {
-		unlock = l.lockCompile(p.SHA256)
+		unlock = l.lockCompile(kind, p.SHA256)
 		before = l.cacheFiles()
 	}
 	workers := compileWorkers
 	if cfg.Background {
 		workers = 1
 	}
-	p.compiled, err = p.rt.CompileModule(experimental.WithCompilationWorkers(ctx, workers), wasm)
+	p.compiled, err = p.rt.compile(ctx, wasm, workers, moduleOptions{args: []string{cfg.Name}, env: cfg.Env, dirs: cfg.Dirs})
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	if !cfg.Interpreted {
-		l.markCompiled(p.SHA256, newCacheFiles(before, l.cacheFiles()))
+		l.markCompiled(kind, p.SHA256, newCacheFiles(before, l.cacheFiles()))
 	}
 	compileTime := time.Since(start)
 	if err := checkImports(p.compiled); err != nil {
@@ -163,22 +168,6 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 
-	p.modCfg = wazero.NewModuleConfig().
-		WithName(""). // anonymous: many instances of one module
-		WithArgs(cfg.Name).
-		WithStartFunctions(abi.ExportInitialize).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
-		WithRandSource(rand.Reader)
-	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
-		p.modCfg = p.modCfg.WithEnv(k, cfg.Env[k])
-	}
-	if len(cfg.Dirs) > 0 {
-		fs, err := fsConfig(cfg.Dirs)
-		if err != nil {
-			return nil, err
-		}
-		p.modCfg = p.modCfg.WithFSConfig(fs)
-	}
 	p.pool = newPool(cfg.Instances, p.newInstance, closeRuntime)
 	p.pool.total = &l.live
 
@@ -201,31 +190,24 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.pool.maxLive.Store(1)
 	p.pool.idle <- inst
 	ok = true
-	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
+	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "engine", p.Engine, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
 	return p, nil
 }
 
-// fsConfig mounts the granted folders, over a root that refuses every
-// other path (see guestfs.go); without grants a guest has no file system at
-// all (wazero's default).
-func fsConfig(dirs []Dir) (wazero.FSConfig, error) {
-	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
+// checkDirs makes sure the granted folders exist; the engine mounts them.
+// Without grants a guest has no file system at all (the engines' default).
+func checkDirs(dirs []Dir) error {
 	for _, d := range dirs {
 		st, err := os.Stat(d.Host)
 		if err != nil {
-			return nil, fmt.Errorf("dirs: %s = %s: %w", d.Guest, d.Host, unwrapPathError(err))
+			return fmt.Errorf("dirs: %s = %s: %w", d.Guest, d.Host, unwrapPathError(err))
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("dirs: %s = %s: not a folder", d.Guest, d.Host)
-		}
-		if d.Writable {
-			fs = fs.(sysfs.FSConfig).WithSysFSMount(writableDir{sysfs.DirFS(d.Host)}, d.Guest)
-		} else {
-			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: sysfs.DirFS(d.Host)}}, d.Guest)
+			return fmt.Errorf("dirs: %s = %s: not a folder", d.Guest, d.Host)
 		}
 	}
-	return fs, nil
+	return nil
 }
 
 func unwrapPathError(err error) error {
@@ -241,30 +223,30 @@ func unwrapPathError(err error) error {
 
 // checkImports refuses a module that needs something this host does not
 // provide, before instantiation would fail with a less helpful message.
-func checkImports(m wazero.CompiledModule) error {
+func checkImports(m compiledModule) error {
 	known := map[string]bool{}
 	for _, name := range abi.Imports {
 		known[name] = true
 	}
-	for _, f := range m.ImportedFunctions() {
-		mod, name, _ := f.Import()
+	for _, f := range m.importedFunctions() {
+		mod, name := f.module, f.name
 		switch {
-		case mod == wasi_snapshot_preview1.ModuleName:
+		case mod == wasiModule:
 		case mod == abi.ImportModule && known[name]:
 		case mod == abi.ImportModule:
 			return fmt.Errorf("imports %s.%s, which this host (ABI %d.%d) does not provide: the plugin needs a newer wasmhost",
 				mod, name, abi.VersionMajor, abi.VersionMinor)
 		default:
 			return fmt.Errorf("imports %s.%s: wasmhost provides only the %q and %q modules",
-				mod, name, abi.ImportModule, wasi_snapshot_preview1.ModuleName)
+				mod, name, abi.ImportModule, wasiModule)
 		}
 	}
 	return nil
 }
 
 // checkExports makes sure the module is a reactor that speaks our ABI.
-func checkExports(m wazero.CompiledModule) error {
-	ex := m.ExportedFunctions()
+func checkExports(m compiledModule) error {
+	ex := m.exportedFunctions()
 	if _, ok := ex[abi.ExportHandle]; !ok {
 		if _, ok := ex[abi.ExportABIVersion]; !ok {
 			return fmt.Errorf("does not export %s or %s: not a wasmhost plugin (a handler package imports github.com/wasmhost/wasmhost/sdk and calls sdk.Handle)",
@@ -278,8 +260,7 @@ func checkExports(m wazero.CompiledModule) error {
 		}
 		return fmt.Errorf("does not export %s", abi.ExportInitialize)
 	}
-	i32 := api.ValueTypeI32
-	want := map[string][2][]api.ValueType{
+	want := map[string][2][]valueType{
 		abi.ExportHandle:     {{i32, i32}, {i32}},
 		abi.ExportABIVersion: {nil, {i32}},
 	}
@@ -288,34 +269,22 @@ func checkExports(m wazero.CompiledModule) error {
 		if !ok {
 			return fmt.Errorf("does not export %s", name)
 		}
-		if !sameTypes(f.ParamTypes(), sig[0]) || !sameTypes(f.ResultTypes(), sig[1]) {
-			return fmt.Errorf("exports %s with the wrong signature %v -> %v", name, f.ParamTypes(), f.ResultTypes())
+		if !slices.Equal(f.params, sig[0]) || !slices.Equal(f.results, sig[1]) {
+			return fmt.Errorf("exports %s with the wrong signature %v", name, f)
 		}
 	}
-	if len(m.ExportedMemories()) == 0 {
+	if !m.exportsMemory() {
 		return fmt.Errorf("does not export its memory")
 	}
 	return nil
 }
 
-func sameTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func (p *Plugin) checkVersion(ctx context.Context, inst *instance) error {
-	res, err := inst.mod.ExportedFunction(abi.ExportABIVersion).Call(ctx)
-	if err != nil {
+	var stack [1]uint64
+	if err := inst.mod.function(abi.ExportABIVersion).CallWithStack(ctx, stack[:]); err != nil {
 		return fmt.Errorf("%s: %w", abi.ExportABIVersion, err)
 	}
-	p.ABIMajor, p.ABIMinor = abi.UnpackVersion(uint32(res[0]))
+	p.ABIMajor, p.ABIMinor = abi.UnpackVersion(uint32(stack[0]))
 	if p.ABIMajor != abi.VersionMajor || p.ABIMinor > abi.VersionMinor {
 		return fmt.Errorf("speaks wasmhost ABI %d.%d, but this host speaks %d.%d (rebuild the plugin with a matching SDK)",
 			p.ABIMajor, p.ABIMinor, abi.VersionMajor, abi.VersionMinor)
@@ -370,7 +339,7 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 	inst.stdout.flush()
 	inst.stderr.flush()
 	inst.ex, inst.ctx = nil, nil
-	if err == nil && api.DecodeI32(stack[0]) == abi.HandleOK {
+	if err == nil && int32(uint32(stack[0])) == abi.HandleOK {
 		size := inst.mem.Size()
 		storeMax(&p.memHigh, uint64(size))
 		if size > p.retireAt {
@@ -384,30 +353,32 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 	storeMax(&p.memHigh, uint64(inst.mem.Size()))
 	// Counted before the discard, which may be what drains a closed
 	// plugin: after Drained its counters are final.
-	err = p.classify(ctx, err)
+	err = p.classify(ctx, inst.mod, err)
 	p.pool.discard(inst)
 	return err
 }
 
-func (p *Plugin) classify(ctx context.Context, err error) error {
-	var exit *sys.ExitError
-	switch {
-	case err == nil:
+func (p *Plugin) classify(ctx context.Context, mod guestModule, err error) error {
+	if err == nil {
 		p.traps.Add(1) // a panic the SDK recovered is a trap to the operator
 		return &GuestError{Kind: "panic", Message: "the handler panicked (its message is in the plugin's log)"}
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+	}
+	kind, code := mod.failure(err)
+	switch {
+	case kind == failDeadline:
 		p.timeouts.Add(1)
 		return ErrTimeout
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+	case kind == failCanceled:
 		p.canceled.Add(1)
 		return ErrCanceled
-	case errors.As(err, &exit):
+	case kind == failExit:
 		p.traps.Add(1)
 		return &GuestError{Kind: "exit", Message: fmt.Sprintf(
 			"the guest exited with code %d (a Go guest exits with 2 after an unrecovered panic or a fatal error such as running out of memory; see the plugin's log)",
-			exit.ExitCode())}
+			code)}
 	case ctx.Err() != nil:
-		// The module was closed under the call; the error says so less clearly.
+		// wazero closed the module under the call, or wazy interrupted it
+		// (its stopped call ends like a trap): the context says which.
 		return p.countCtxError(ctxError(ctx.Err()))
 	}
 	p.traps.Add(1)

@@ -66,6 +66,21 @@
 // Once the client has gone away, Write and Flush return ErrClientGone:
 // stop producing output when they do.
 //
+// # The bare gateway
+//
+// For the hottest endpoints, HandleGateway registers a func(*Gateway)
+// instead of an http.Handler: the request as it crosses the ABI, with
+// nothing built on top (no map, no *http.Request, no response buffering):
+//
+//	sdk.HandleGateway(func(g *sdk.Gateway) {
+//		g.StartResponse(200, "Content-Type", "text/plain")
+//		g.Write([]byte("Hello, " + g.Getenv("PATH_INFO")))
+//	})
+//
+// Each Write is one host call, so write in large pieces. A hello costs three
+// host calls and none of the net/http setup; use it where the guest's share
+// of a request matters, and net/http everywhere else.
+//
 // # Concurrency
 //
 // A plugin instance serves one request at a time; the host runs several
@@ -89,5 +104,6 @@
 //	sdk.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 //
 // Environ then synthesises the environ from the *http.Request, with
-// wasmhost.* values set to "native".
+// wasmhost.* values set to "native". For a gateway handler, Handler returns
+// an adapter that runs it under net/http with that synthesised environ.
 package sdk

@@ -21,12 +21,19 @@ func Handle(h http.Handler) {
 	if h == nil {
 		panic("sdk: Handle called with a nil handler")
 	}
-	registered = h
+	registered, registeredGateway = h, nil
 }
 
 // Handler returns the handler registered with Handle, or nil if there is
 // none. Native tests use it to drive the plugin's handler with httptest.
-func Handler() http.Handler { return registered }
+// For a handler registered with HandleGateway it returns an adapter that
+// runs it under net/http, with the environ synthesised as Environ does.
+func Handler() http.Handler {
+	if f := registeredGateway; f != nil {
+		return gatewayHandler(f)
+	}
+	return registered
+}
 
 // ErrClientGone is returned by Write and Flush once the host has reported
 // that the client went away (or the request was cancelled). Nothing more

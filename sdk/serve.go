@@ -64,6 +64,9 @@ const noHandlerMessage = "wasmhost: no handler registered (call sdk.Handle in in
 
 // serve runs one request: it is wasmhost_handle without the wasm.
 func serve(h host, environSize, flags int32) (result int32) {
+	if f := registeredGateway; f != nil {
+		return serveGateway(h, f, environSize, flags)
+	}
 	raw, ok := readEnviron(h, environSize)
 	if !ok {
 		h.log(abi.LogError, "sdk: could not read the request environ")
@@ -78,14 +81,7 @@ func serve(h host, environSize, flags int32) (result int32) {
 	r := st.newRequest(h, raw, flags)
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler {
-				var msg strings.Builder
-				msg.WriteString("panic: ")
-				msg.WriteString(fmt.Sprint(v))
-				msg.WriteString("\n\n")
-				msg.Write(debug.Stack())
-				io.WriteString(stderr, msg.String())
-			}
+			reportPanic(v)
 			result = abi.HandleFailed
 		}
 		// Handlers must not use these after returning; make sure stale
@@ -108,6 +104,21 @@ func serve(h host, environSize, flags int32) (result int32) {
 	}
 	w.finish()
 	return abi.HandleOK
+}
+
+// reportPanic writes a handler's panic and stack to stderr, which the host
+// logs under the plugin's name; http.ErrAbortHandler is a deliberate abort
+// and not reported.
+func reportPanic(v any) {
+	if v == http.ErrAbortHandler {
+		return
+	}
+	var msg strings.Builder
+	msg.WriteString("panic: ")
+	msg.WriteString(fmt.Sprint(v))
+	msg.WriteString("\n\n")
+	msg.Write(debug.Stack())
+	io.WriteString(stderr, msg.String())
 }
 
 // readEnviron fetches the encoded environ into envBuf, growing it once if

@@ -41,7 +41,7 @@ func cmdBuild(args []string, stdout, stderr io.Writer) int {
 				return nil
 			}
 			defer l.Close(context.Background())
-			if err := l.Precompile(context.Background(), path); err != nil {
+			if err := l.Precompile(context.Background(), "", path); err != nil {
 				return fmt.Errorf("the module does not compile: %w", err)
 			}
 			return nil

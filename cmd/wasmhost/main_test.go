@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-var examples = []string{"hello", "environ", "echo", "stream", "site"}
+var examples = []string{"hello", "hellogw", "environ", "echo", "stream", "site"}
 
 func buildExamples(t *testing.T) {
 	for _, name := range examples {
@@ -68,6 +69,17 @@ func TestRunExampleSite(t *testing.T) {
 		if !strings.Contains(string(b), line+"\n") {
 			t.Errorf("GET /env/a/b?x=1 lacks %q:\n%s", line, b)
 		}
+	}
+
+	// The bare-gateway hello, on wazy, as curl sees it.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-s", "-i", base+"/gw").Output()
+		if err != nil || !strings.HasPrefix(string(out), "HTTP/1.1 200") || !strings.HasSuffix(string(out), "\r\n\r\nHello, world\n") ||
+			!strings.Contains(string(out), "Content-Type: text/plain; charset=utf-8\r\n") || !strings.Contains(string(out), "Content-Length: 13\r\n") {
+			t.Errorf("curl -i /gw: %v\n%s", err, out)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Errorf("curl is not installed (CI installs it)")
 	}
 
 	p.Cmd.Process.Signal(syscall.SIGTERM)
@@ -134,7 +146,7 @@ func TestRunInvalidConfigExits2(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runCLI("version")
-	if code != 0 || !strings.Contains(out, "abi       1.1") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "go        go1.") {
+	if code != 0 || !strings.Contains(out, "abi       1.1") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "wazy      v0.") || !strings.Contains(out, "go        go1.") {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }

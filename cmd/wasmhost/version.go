@@ -10,8 +10,8 @@ import (
 )
 
 func cmdVersion(stdout io.Writer) int {
-	fmt.Fprintf(stdout, "wasmhost %s\ngo        %s %s/%s\nwazero    %s\nabi       %d.%d\n",
+	fmt.Fprintf(stdout, "wasmhost %s\ngo        %s %s/%s\nwazero    %s\nwazy      %s\nabi       %d.%d\n",
 		version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		version.Wazero(), abi.VersionMajor, abi.VersionMinor)
+		version.Wazero(), version.Wazy(), abi.VersionMajor, abi.VersionMinor)
 	return exitOK
 }

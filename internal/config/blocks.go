@@ -20,7 +20,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
 		{Name: "max_body_size"}, {Name: "cache_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
-		{Name: "max_url_length"},
+		{Name: "max_url_length"}, {Name: "engine"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -43,6 +43,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		MaxURLLength:      DefaultMaxURLLength,
 		CacheSize:         DefaultCacheSize,
+		Engine:            DefaultEngine,
 	}
 	if b == nil {
 		s.ListenTLS = []bool{false}
@@ -65,6 +66,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			s.Processes = int(n)
 		}
 	}
+	d.setEngine(attrs, "server.engine", &s.Engine)
 	d.setBool(attrs, "reuse_port", &s.ReusePort)
 	d.setBool(attrs, "xheaders", &s.XHeaders)
 	d.setBool(attrs, "debug", &s.Debug)
@@ -315,6 +317,7 @@ var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
+		{Name: "engine"},
 	},
 }
 
@@ -325,6 +328,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		Instances:   DefaultInstances,
 		Timeout:     DefaultTimeout,
 		MemoryLimit: DefaultMemoryLimit,
+		Engine:      d.site.Server.Engine,
 		Env:         map[string]string{},
 		Range:       b.DefRange,
 	}
@@ -384,6 +388,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		}
 	}
 
+	d.setEngine(attrs, what+" engine", &p.Engine)
 	if a := attrs["instances"]; a != nil {
 		if n, ok := d.integer(a.Expr, what+" instances", 1, MaxInstances); ok {
 			p.Instances = int(n)

@@ -63,6 +63,13 @@ const (
 	MaxMemoryLimit     = 4 << 30 // the wasm32 address space
 )
 
+// Engines are the WebAssembly runtimes a plugin can run on (the loader's
+// engines); DefaultEngine is the reference runtime, used unless
+// server.engine or a plugin's engine names another.
+var Engines = []string{"wazero", "wazy"}
+
+const DefaultEngine = "wazero"
+
 // DefaultTrustedProxies returns the loopback prefixes trusted for X- headers
 // when trusted_proxies is not set. It is a function so that callers can never
 // mutate a shared default.
@@ -108,6 +115,7 @@ type Server struct {
 	MaxURLLength      int64          // max_url_length: longer request-targets get 414
 	TLS               *TLS           // nil without a tls block
 	CacheSize         int64          // cache_size: the compilation cache's bound on disk
+	Engine            string         // engine: the default of every plugin, one of Engines
 }
 
 // TLS holds absolute paths; their existence is checked when they are loaded.
@@ -129,6 +137,7 @@ type Plugin struct {
 	Instances   int               // 1..MaxInstances
 	Timeout     time.Duration     // > 0
 	MemoryLimit int64             // bytes as given, MinMemoryLimit..MaxMemoryLimit
+	Engine      string            // engine, else server.engine: one of Engines
 	Env         map[string]string // never nil
 	Dirs        []Dir             // dirs: folders the guest may open; none by default
 	Range       hcl.Range         // the plugin block's DefRange

@@ -76,6 +76,7 @@ func defaultServer() Server {
 		MaxHeaderBytes:    64 << 10,
 		MaxURLLength:      8 << 10,
 		CacheSize:         1 << 30,
+		Engine:            "wazero",
 	}
 }
 
@@ -112,8 +113,21 @@ func TestBlockDefaults(t *testing.T) {
 	}
 	p := site.Plugins[0]
 	if p.Name != "p" || p.Path != "/srv/p.wasm" || p.Mount != "/" || p.Instances != 16 ||
-		p.Timeout != 10*time.Second || p.MemoryLimit != 128<<20 || p.Env == nil || len(p.Env) != 0 {
+		p.Timeout != 10*time.Second || p.MemoryLimit != 128<<20 || p.Env == nil || len(p.Env) != 0 || p.Engine != "wazero" {
 		t.Errorf("plugin %+v", p)
+	}
+}
+
+// TestEngine: server.engine is every plugin's default, a plugin's own
+// engine wins.
+func TestEngine(t *testing.T) {
+	site, diags := mustParse(t, "server { engine = \"wazy\" }\nplugin \"a\" {\n  path = \"a.wasm\"\n}\n"+
+		"plugin \"b\" {\n  path = \"b.wasm\"\n  mount = \"/b\"\n  engine = \"wazero\"\n}\n", "/srv/site.hcl")
+	if len(diags) != 0 {
+		t.Fatalf("diagnostics:\n%s", FormatDiagnostics(diags))
+	}
+	if site.Server.Engine != "wazy" || site.Plugins[0].Engine != "wazy" || site.Plugins[1].Engine != "wazero" {
+		t.Errorf("server %q, plugins %q %q; want wazy, wazy, wazero", site.Server.Engine, site.Plugins[0].Engine, site.Plugins[1].Engine)
 	}
 }
 
@@ -138,6 +152,7 @@ func TestContractExample(t *testing.T) {
 			Instances:   16,
 			Timeout:     10 * time.Second,
 			MemoryLimit: 128 << 20,
+			Engine:      "wazero",
 			Env:         map[string]string{"GREETING": "hi"},
 		}},
 		explicitServeTraceback: true,

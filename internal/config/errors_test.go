@@ -52,6 +52,10 @@ func TestErrorPositions(t *testing.T) {
 		{"block where argument expected", pl("  env {\n  }"), 3, 3, "Unsupported block type", ""},
 		{"unknown admin argument", "admin {\n  port = 1\n}\n", 2, 3, "Unsupported argument", ""},
 
+		// Engines: the value, and the choices.
+		{"unknown server engine", sv(`  engine = "v8"`), 2, 12, "Unknown engine", `"wazero", "wazy"`},
+		{"unknown plugin engine", pl(`  engine = "Wazy"`), 3, 12, "Unknown engine", `plugin "a" engine "Wazy"`},
+
 		// Types: the Subject is the value's expression.
 		{"processes string", sv(`  processes = "4"`), 2, 15, "Incorrect attribute value type", "whole number"},
 		{"debug string", sv(`  debug = "yes"`), 2, 11, "Incorrect attribute value type", "true or false"},

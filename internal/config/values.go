@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -290,4 +291,30 @@ func (d *decoder) strMap(expr hcl.Expression, what string) ([]mapItem, bool) {
 		items = append(items, mapItem{kval.AsString(), vval.AsString(), kv.Key.Range(), kv.Value.Range()})
 	}
 	return items, true
+}
+
+// setEngine sets *dst from an engine attribute, if present: one of Engines.
+func (d *decoder) setEngine(attrs hcl.Attributes, what string, dst *string) {
+	a := attrs["engine"]
+	if a == nil {
+		return
+	}
+	v, ok := d.str(a.Expr, what)
+	if !ok {
+		return
+	}
+	if !slices.Contains(Engines, v) {
+		d.errorf(a.Expr.Range(), "Unknown engine", "%s %q is not an engine of this wasmhost; choose one of: %s.",
+			what, v, strings.Join(quoteAll(Engines), ", "))
+		return
+	}
+	*dst = v
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
 }

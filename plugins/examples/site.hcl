@@ -1,12 +1,13 @@
 # A site serving the four example plugins. Build them first, from the
 # repository's root:
 #
-#   for p in hello environ echo stream site; do wasmhost build plugins/examples/$p; done
+#   for p in hello hellogw environ echo stream site; do wasmhost build plugins/examples/$p; done
 #   wasmhost run plugins/examples/site.hcl
 #
 # then try
 #
 #   curl http://127.0.0.1:8888/
+#   curl http://127.0.0.1:8888/gw
 #   curl http://127.0.0.1:8888/env/a/b?x=1
 #   curl --data-binary @site.hcl http://127.0.0.1:8888/echo
 #   curl -N 'http://127.0.0.1:8888/stream?n=10'
@@ -22,6 +23,10 @@ server {
 
   # Larger request bodies get a 413; echo shows how a plugin sees that.
   max_body_size = "10MB"
+
+  # The engine of every plugin that names none: "wazero" (the default,
+  # the reference runtime) or "wazy" (faster; see README "Engines").
+  engine = "wazero"
 
   # Debug mode: 500 pages show the guest's panic and stack trace, and
   # site.hcl is watched too. Never in production.
@@ -42,6 +47,13 @@ plugin "hello" {
   mount     = "/"
   instances = 16 # warm instances per worker; more requests than this wait
   timeout   = "10s"
+}
+
+# hello on the bare gateway (sdk.HandleGateway), on the faster engine.
+plugin "hellogw" {
+  path   = "hellogw/hellogw.wasm"
+  mount  = "/gw"
+  engine = "wazy" # "wazero" (the default) or "wazy"; see README "Engines"
 }
 
 plugin "environ" {
