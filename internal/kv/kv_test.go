@@ -212,6 +212,3 @@ func TestCheckKeyValue(t *testing.T) {
 		t.Errorf("bad redis url: %v (must fail without showing the password)", err)
 	}
 }
-
-
-
