@@ -307,6 +307,7 @@ var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
+		{Name: "kv"}, {Name: "allowed_hosts"},
 	},
 }
 
@@ -424,6 +425,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	if a := attrs["dirs"]; a != nil {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
+	d.decodeServices(attrs, &p, what)
 	return p, len(d.diags.Errs()) == before
 }
 
