@@ -58,6 +58,8 @@ type Server struct {
 
 	cert *certificate // nil without a tls block
 
+	stores storeRegistry // key-value stores, opened on first use (services.go)
+
 	mu      sync.Mutex
 	servers []*http.Server
 }
@@ -77,6 +79,9 @@ type mountedPlugin struct {
 	log     hclog.Logger
 	current atomic.Pointer[loadedVersion]
 	swapMu  sync.Mutex // one swap of this plugin at a time
+	// services are the plugin's stores and outbound client, the same for
+	// every version of it (services.go).
+	services *pluginServices
 
 	swaps, swapFailures atomic.Uint64
 	lastError           atomic.Pointer[string] // why the last new version was refused; nil once one loads
@@ -98,6 +103,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		metrics:  newMetrics(),
 		started:  time.Now(),
 	}
+	s.stores.metrics = newServiceMetrics()
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -145,17 +151,24 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	var rs []route
 	var fresh []*mountedPlugin
 	for _, pc := range site.Plugins {
-		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) {
+		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.key == servicesKey(site, pc) {
 			st.plugins = append(st.plugins, old)
 			rs = append(rs, route{mount: pc.Mount, plugin: old})
 			continue
 		}
-		lp, err := s.loader.Load(ctx, LoaderConfig(pc))
+		svc, err := s.newPluginServices(site, pc)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name)}
+		cfg := LoaderConfig(pc)
+		cfg.Services = svc
+		lp, err := s.loader.Load(ctx, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name), services: svc}
 		mp.current.Store(s.wrap(mp, lp))
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
@@ -316,6 +329,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.reloadMu.Lock()
 	s.closeState(s.state.Load())
 	s.reloadMu.Unlock()
+	s.stores.close()
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/wasmhost/wasmhost/abi"
 )
 
 // ErrNotFound is returned by Get for a key that is not in the store.
@@ -25,11 +27,11 @@ var ErrNotInteger = errors.New("value is not an integer")
 // Bounds on what one call may store. A guest can make the host hold a key
 // and a value at once, so these bound host memory as well as the store.
 const (
-	MaxKeyBytes   = 1024
-	MaxValueBytes = 1 << 20
+	MaxKeyBytes   = abi.MaxKVKeyBytes
+	MaxValueBytes = abi.MaxKVValueBytes
 	// MaxKeysResult bounds what Keys returns, so a store with millions of
 	// keys cannot make one call hold them all.
-	MaxKeysResult = 10000
+	MaxKeysResult = abi.MaxKVKeys
 )
 
 // Store is one key-value store. Implementations are safe for concurrent use.
