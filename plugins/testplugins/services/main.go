@@ -21,6 +21,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/kv/"):
+		// Which worker served it: the tests check that increments really
+		// came from several processes.
+		w.Header().Set("X-Worker", sdk.Environ(r)["wasmhost.worker_id"])
 		serveKV(w, r.URL.Path[len("/kv/"):], q)
 	case r.URL.Path == "/fetch":
 		fetch(w, q.Get("url"))
