@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -139,7 +140,7 @@ func (s *meteredStore) observe(op string, start time.Time, err error) {
 	outcome := "ok"
 	switch {
 	case err == nil:
-	case err == kv.ErrNotFound:
+	case errors.Is(err, kv.ErrNotFound):
 		outcome = "not_found"
 	default:
 		outcome = "error"

@@ -87,6 +87,29 @@ func TestKVFromPlugin(t *testing.T) {
 	expectContains(t, s, "/kv/open?store=nope", 500, `"nope" is not declared`)
 	expectContains(t, s, "/bare/kv/open?store=default", 500, `not granted to plugin "bare"`)
 	expectContains(t, s, "/kv/incr?key=user:2", 500, "not an integer")
+
+	metrics := adminMetrics(t, s)
+	for _, want := range []string{
+		`wasmhost_kv_operations_total{worker="0",store="default",op="increment",outcome="ok"} 2`,
+		`wasmhost_kv_operations_total{worker="0",store="default",op="get",outcome="not_found"} 1`,
+		`wasmhost_kv_operations_total{worker="0",store="default",op="increment",outcome="error"} 1`,
+		`wasmhost_kv_operation_duration_seconds_count{worker="0",store="default",op="set"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func adminMetrics(t *testing.T, s *site) string {
+	t.Helper()
+	resp, err := http.Get(httptestServer(t, s.srv.AdminHandler()) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // upstream is a loopback server with the routes the outbound tests use.
@@ -190,6 +213,17 @@ func TestOutboundHTTP(t *testing.T) {
 	}
 	if logs := s.logs.String(); !strings.Contains(logs, "outbound request refused") || !strings.Contains(logs, "plugin=bare") {
 		t.Errorf("refusals are not logged with the plugin's name:\n%s", logs)
+	}
+
+	metrics := adminMetrics(t, s)
+	host := strings.Split(strings.TrimPrefix(up.URL, "http://"), ":")[0]
+	for _, want := range []string{
+		`wasmhost_outbound_requests_total{worker="0",plugin="services",host="` + host + `",status="201"} 1`,
+		`wasmhost_outbound_request_duration_seconds_count{worker="0",plugin="services",host="` + host + `"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 
 	// The inbound request's timeout (2s) cancels the outbound request.
