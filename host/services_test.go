@@ -113,7 +113,7 @@ func adminMetrics(t *testing.T, s *site) string {
 }
 
 // upstream is a loopback server with the routes the outbound tests use.
-func upstream(t *testing.T, closed chan<- struct{}) *httptest.Server {
+func upstream(t testing.TB, closed chan<- struct{}) *httptest.Server {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +121,7 @@ func upstream(t *testing.T, closed chan<- struct{}) *httptest.Server {
 		w.WriteHeader(201)
 		io.WriteString(w, "hello from upstream")
 	})
+	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello from upstream") })
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write(big) })
 	mux.HandleFunc("/sum", func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
