@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,12 +20,12 @@ func init() { plugins["services"] = "plugins/testplugins/services" }
 func servicesSite(t *testing.T, extra string) *site {
 	t.Helper()
 	return startSite(t, fmt.Sprintf(`
+server { max_body_size = "128MB" }
 kv "default" { path = %q }
 kv "other" { path = %q }
 plugin "services" {
   path          = "{{services}}"
   kv            = ["default"]
-  timeout       = "2s"
   %s
 }
 plugin "bare" {
@@ -153,7 +155,8 @@ func upstream(t testing.TB, closed chan<- struct{}) *httptest.Server {
 func TestOutboundHTTP(t *testing.T) {
 	closed := make(chan struct{}, 1)
 	up := upstream(t, closed)
-	s := servicesSite(t, fmt.Sprintf(`allowed_hosts = [%q]`, up.URL))
+	s := servicesSite(t, fmt.Sprintf(`allowed_hosts = [%q]
+  timeout = "2s"`, up.URL))
 
 	resp, body := s.get(t, "/fetch?url="+up.URL+"/hello")
 	if resp.StatusCode != 201 || resp.Header.Get("X-Answer") != "42" || body != "hello from upstream" {
@@ -233,5 +236,87 @@ func TestOutboundHTTP(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Errorf("the upstream did not see the outbound request end (inbound status %d)", resp.StatusCode)
+	}
+}
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestOutboundStreams moves 100 MiB each way through a plugin: neither the
+// guest's linear memory nor the host's heap may grow by anything near it.
+func TestOutboundStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 200 MiB")
+	}
+	const size = 100 << 20
+	mux := http.NewServeMux()
+	mux.HandleFunc("/zeros", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, io.LimitReader(zeros{}, size))
+	})
+	mux.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	})
+	up := httptest.NewServer(mux)
+	defer up.Close()
+	s := servicesSite(t, fmt.Sprintf(`allowed_hosts = [%q]
+  timeout = "60s"`, up.URL))
+	s.get(t, "/kv/open") // warm
+
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+
+	resp, err := http.Get(s.base + "/fetch?url=" + up.URL + "/zeros")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n != size {
+		t.Errorf("download: %d bytes, want %d", n, size)
+	}
+	resp, err = http.Post(s.base+"/upload?url="+up.URL+"/count", "application/octet-stream", io.LimitReader(zeros{}, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != fmt.Sprint(size) {
+		t.Errorf("upload: upstream got %s bytes, want %d", got, size)
+	}
+	close(stop)
+	<-sampled
+
+	t.Logf("host heap in use grew by at most %d KiB; guest memory high water %d KiB",
+		(int64(peak.Load())-int64(base.HeapInuse))>>10, s.srv.PluginStats()["services"].MemoryHighWater>>10)
+	if grew := int64(peak.Load()) - int64(base.HeapInuse); grew > 32<<20 {
+		t.Errorf("host heap grew by %d MiB while 100 MiB streamed each way", grew>>20)
+	}
+	if mem := s.srv.PluginStats()["services"].MemoryHighWater; mem > 32<<20 {
+		t.Errorf("guest linear memory reached %d MiB while 100 MiB streamed each way", mem>>20)
 	}
 }

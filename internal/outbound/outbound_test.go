@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseRule(t *testing.T) {
@@ -129,5 +130,48 @@ func TestClientRefusals(t *testing.T) {
 func TestCAFile(t *testing.T) {
 	if _, err := NewClient(nil, "/nonexistent/ca.pem"); err == nil {
 		t.Error("missing ca_file accepted")
+	}
+}
+
+func TestClientBounds(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bigheader" {
+			w.Header().Set("X-Big", strings.Repeat("x", MaxResponseHeaderBytes+1))
+			return
+		}
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer up.Close()
+	defer close(release)
+	c, _ := NewClient(rules(t, up.URL), "")
+
+	if _, err := get(t, c, up.URL+"/bigheader"); err == nil {
+		t.Error("a response header over the limit was accepted")
+	}
+
+	// MaxConcurrent requests in flight (their bodies open) hold every slot:
+	// one more waits, and fails when its context ends.
+	var releases []func()
+	for i := 0; i < MaxConcurrent; i++ {
+		req, _ := http.NewRequest("GET", up.URL+"/hang", nil)
+		resp, rel, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		releases = append(releases, rel)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", up.URL+"/hang", nil)
+	if _, _, err := c.RoundTrip(req); !errors.Is(err, ErrBusy) {
+		t.Errorf("request %d: %v, want ErrBusy", MaxConcurrent+1, err)
+	}
+	releases[0]()
+	req, _ = http.NewRequest("GET", up.URL+"/bigheader", nil)
+	if _, _, err := c.RoundTrip(req); errors.Is(err, ErrBusy) {
+		t.Error("a released slot was not given to the next request")
 	}
 }
