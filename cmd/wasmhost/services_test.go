@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -249,4 +250,52 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// TestOutboundThroughCurl drives outbound HTTP from curl: an allowed
+// upstream's answer relayed, a refused one with its reason, and the
+// refusal in the host's log with the plugin's name.
+func TestOutboundThroughCurl(t *testing.T) {
+	curl := testutil.Need(t, "curl")
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "yes")
+		io.WriteString(w, "upstream says hi")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(ln)
+	defer up.Close()
+	upURL := "http://" + ln.Addr().String()
+
+	bin := testutil.Binary(t, "")
+	extra := fmt.Sprintf(`plugin "svc" {
+  path          = %q
+  mount         = "/svc"
+  allowed_hosts = [%q]
+}
+`, servicesPlugin(t), upURL)
+	p, _ := pfStart(t, bin, pfSite{Processes: 1, Extra: extra})
+	run := func(url string) string {
+		out, err := exec.Command(curl, "-s", "-i", url).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %s: %v\n%s", url, err, out)
+		}
+		return string(out)
+	}
+	if out := run("http://" + p.Addr + "/svc/fetch?url=" + upURL + "/x"); !strings.Contains(out, "200 OK") ||
+		!strings.Contains(out, "X-Upstream: yes") || !strings.HasSuffix(out, "upstream says hi") {
+		t.Errorf("allowed upstream through curl:\n%s", out)
+	}
+	out := run("http://" + p.Addr + "/svc/fetch?url=http://169.254.169.254/latest/meta-data/")
+	if !strings.Contains(out, "502") || !strings.Contains(out, "not allowed") || !strings.Contains(out, "169.254.169.254") {
+		t.Errorf("metadata address through curl:\n%s", out)
+	}
+	if !eventually(5*time.Second, func() bool {
+		logs := p.logs.String()
+		return strings.Contains(logs, "[WARN]") && strings.Contains(logs, "outbound request refused") && strings.Contains(logs, "plugin=svc")
+	}) {
+		t.Errorf("the refusal is not in the log at warn with the plugin's name:\n%s", p.logs.String())
+	}
 }
