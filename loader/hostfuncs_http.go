@@ -140,11 +140,13 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 	}
 	go func() {
 		r.resp, r.release, r.err = client.RoundTrip(req)
-		close(r.done)
+		// Logged before the guest can see the error, so the log has it
+		// by the time the plugin reports the failure.
 		var denied *outbound.DeniedError
 		if errors.As(r.err, &denied) {
 			inst.refused(r.err)
 		}
+		close(r.done)
 	}()
 	context.AfterFunc(rctx, r.cleanup)
 	if inst.svc.requests == nil {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +30,10 @@ func (m sliceMemory) Read(off, n uint32) ([]byte, bool) {
 }
 func (m sliceMemory) Size() uint32 { return uint32(len(m)) }
 
-type testServices struct{ store kv.Store }
+type testServices struct {
+	store  kv.Store
+	client *outbound.Client
+}
 
 func (s testServices) Store(name string) (kv.Store, error) {
 	if name != "granted" {
@@ -34,7 +41,7 @@ func (s testServices) Store(name string) (kv.Store, error) {
 	}
 	return s.store, nil
 }
-func (testServices) Outbound() *outbound.Client { return nil }
+func (s testServices) Outbound() *outbound.Client { return s.client }
 
 // hostCall runs the host function named fn with args, as the engine would;
 // it returns the result, or the trap it raised.
@@ -62,7 +69,7 @@ func TestServicesHostFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	inst := &instance{plugin: &Plugin{Name: "p", log: hclog.NewNullLogger(), cfg: Config{Services: testServices{store}}}}
+	inst := &instance{plugin: &Plugin{Name: "p", log: hclog.NewNullLogger(), cfg: Config{Services: testServices{store: store}}}}
 	ctx := &callContext{Context: context.Background(), inst: inst}
 	mem := make(sliceMemory, 1<<16)
 	put := func(off int, s string) (uint64, uint64) { copy(mem[off:], s); return uint64(off), uint64(len(s)) }
@@ -136,5 +143,95 @@ func TestServicesHostFunctions(t *testing.T) {
 	}
 	if r, _ := hostCall(ctx, mem, abi.ImportHTTPBodyRead, 3, 0, 10); r != abi.ErrHandle {
 		t.Errorf("http_body_read of no request = %d", r)
+	}
+}
+
+type loopbackResolver struct{}
+
+func (loopbackResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TestOutboundHostFunctions makes requests through the http_* calls: one
+// to an allowed loopback upstream, and one through a wildcard entry whose
+// name resolves to that same loopback address, which the dialer refuses.
+func TestOutboundHostFunctions(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Got", string(b))
+		io.WriteString(w, "hi there")
+	}))
+	defer up.Close()
+	port := up.URL[strings.LastIndexByte(up.URL, ':')+1:]
+	var rules outbound.Rules
+	for _, e := range []string{up.URL, "http://*.example.test:" + port} {
+		r, err := outbound.ParseRule(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	client, err := outbound.NewClient(rules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Resolver = loopbackResolver{}
+	logs := &strings.Builder{}
+	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Warn})
+	inst := &instance{plugin: &Plugin{Name: "p", log: log, cfg: Config{Services: testServices{client: client}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cctx := &callContext{Context: ctx, inst: inst}
+	mem := make(sliceMemory, 1<<16)
+	put := func(off int, b []byte) (uint64, uint64) { copy(mem[off:], b); return uint64(off), uint64(len(b)) }
+	held := func() string {
+		n, _ := hostCall(cctx, mem, abi.ImportResultGet, 0, 0)
+		hostCall(cctx, mem, abi.ImportResultGet, 60000, uint64(n))
+		return string(mem[60000 : 60000+n])
+	}
+
+	head := abi.AppendPair(abi.AppendPair(nil, ":method", "POST"), ":url", up.URL+"/x")
+	hp, hn := put(0, head)
+	h, _ := hostCall(cctx, mem, abi.ImportHTTPRequest, hp, hn, abi.HTTPHasBody)
+	if h <= 0 {
+		t.Fatalf("http_request = %d: %s", h, held())
+	}
+	bp, bn := put(1000, []byte("the body"))
+	if r, _ := hostCall(cctx, mem, abi.ImportHTTPBodyWrite, uint64(h), bp, bn); r != 0 {
+		t.Fatalf("http_body_write = %d: %s", r, held())
+	}
+	hostCall(cctx, mem, abi.ImportHTTPBodyClose, uint64(h))
+	n, _ := hostCall(cctx, mem, abi.ImportHTTPResponse, uint64(h), 2000, 4096)
+	if n <= 0 || !strings.Contains(string(mem[2000:2000+n]), "the body") {
+		t.Errorf("http_response = %d %q", n, mem[2000:2000+max(n, 0)])
+	}
+	var body []byte
+	for {
+		r, _ := hostCall(cctx, mem, abi.ImportHTTPBodyRead, uint64(h), 8000, 3)
+		if r <= 0 {
+			break
+		}
+		body = append(body, mem[8000:8000+r]...)
+	}
+	if string(body) != "hi there" {
+		t.Errorf("body read 3 bytes at a time: %q", body)
+	}
+	if r, _ := hostCall(cctx, mem, abi.ImportHTTPClose, uint64(h)); r != 0 {
+		t.Errorf("http_close = %d", r)
+	}
+
+	head = abi.AppendPair(abi.AppendPair(nil, ":method", "GET"), ":url", "http://rebound.example.test:"+port+"/")
+	hp, hn = put(0, head)
+	h, _ = hostCall(cctx, mem, abi.ImportHTTPRequest, hp, hn, 0)
+	if h <= 0 {
+		t.Fatalf("http_request through the wildcard = %d: %s", h, held())
+	}
+	if r, _ := hostCall(cctx, mem, abi.ImportHTTPResponse, uint64(h), 2000, 4096); r != abi.ErrDenied {
+		t.Errorf("a wildcard name resolving to 127.0.0.1: http_response = %d, want ErrDenied", r)
+	} else if msg := held(); !strings.Contains(msg, "not allowed") || !strings.Contains(msg, "rebound.example.test") {
+		t.Errorf("refusal message %q lacks \"not allowed\" or the destination", msg)
+	}
+	if !strings.Contains(logs.String(), "outbound request refused") || !strings.Contains(logs.String(), "plugin=p") {
+		t.Errorf("refusal not logged with the plugin's name: %q", logs.String())
 	}
 }

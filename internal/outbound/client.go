@@ -46,9 +46,16 @@ type Client struct {
 	// response head.
 	Observe func(host string, status int, d time.Duration)
 
+	// Resolver resolves host names; nil is the system's. Whatever it
+	// answers, the addresses are checked before they are dialled.
+	Resolver Resolver
+
 	dialer *net.Dialer
-	// lookup resolves names; a test replaces it to play a DNS answer.
-	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// Resolver is the part of *net.Resolver the client uses.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // NewClient returns the client of a plugin with these rules. caFile, if
@@ -70,9 +77,6 @@ func NewClient(rules Rules, caFile string) (*Client, error) {
 	}
 	c := &Client{rules: rules, slots: make(chan struct{}, MaxConcurrent)}
 	c.dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: c.control}
-	c.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
-		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	}
 	c.transport = &http.Transport{
 		Proxy:                  nil, // the host's proxy settings are not the guest's to use
 		DialContext:            c.dial,
@@ -94,7 +98,11 @@ func (c *Client) dial(ctx context.Context, network, address string) (net.Conn, e
 	if err != nil {
 		return nil, err
 	}
-	ips, err := c.lookup(ctx, host)
+	var r Resolver = net.DefaultResolver
+	if c.Resolver != nil {
+		r = c.Resolver
+	}
+	ips, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, err
 	}

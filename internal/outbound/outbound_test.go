@@ -80,6 +80,14 @@ func TestAllows(t *testing.T) {
 	}
 }
 
+// LoopbackResolver answers 127.0.0.1 for every name: a DNS answer an
+// attacker controls.
+type LoopbackResolver struct{}
+
+func (LoopbackResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
 func get(t *testing.T, c *Client, url string) (string, error) {
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
 	resp, release, err := c.RoundTrip(req)
@@ -103,9 +111,7 @@ func TestClientRefusals(t *testing.T) {
 	}
 	// Every name resolves to the upstream's loopback address: a DNS
 	// answer an attacker controls.
-	c.lookup = func(context.Context, string) ([]netip.Addr, error) {
-		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-	}
+	c.Resolver = LoopbackResolver{}
 	if body, err := get(t, c, up.URL); err != nil || body != "upstream" {
 		t.Fatalf("allowed upstream: %q, %v", body, err)
 	}
