@@ -103,3 +103,19 @@ func TestKVErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestKVURLFromEnv(t *testing.T) {
+	t.Setenv("WASMHOST_TEST_REDIS_URL", "redis://:pa55word@10.0.0.5:6379/1")
+	site, diags := Parse([]byte("kv \"s\" {\n  backend = \"redis\"\n  url = env(\"WASMHOST_TEST_REDIS_URL\")\n}\n"), "site.hcl")
+	if diags.HasErrors() {
+		t.Fatal(FormatDiagnostics(diags))
+	}
+	if site.KV[0].URL != "redis://:pa55word@10.0.0.5:6379/1" {
+		t.Errorf("url = %q", site.KV[0].URL)
+	}
+	t.Setenv("WASMHOST_TEST_REDIS_URL", "http://:pa55word@x")
+	_, diags = Parse([]byte("kv \"s\" {\n  backend = \"redis\"\n  url = env(\"WASMHOST_TEST_REDIS_URL\")\n}\n"), "site.hcl")
+	if out := FormatDiagnostics(diags); !strings.Contains(out, "site.hcl:3,9-") || strings.Contains(out, "pa55word") {
+		t.Errorf("a bad url from env: %s", out)
+	}
+}

@@ -2,11 +2,14 @@ package outbound
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +139,29 @@ func TestClientRefusals(t *testing.T) {
 func TestCAFile(t *testing.T) {
 	if _, err := NewClient(nil, "/nonexistent/ca.pem"); err == nil {
 		t.Error("missing ca_file accepted")
+	}
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "private") }))
+	defer up.Close()
+	rs := rules(t, up.URL)
+
+	// The system roots do not know the test server's certificate.
+	plain, _ := NewClient(rs, "")
+	if _, err := get(t, plain, up.URL); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a private CA's certificate without ca_file: %v", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	trusting, err := NewClient(rs, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err := get(t, trusting, up.URL); err != nil || body != "private" {
+		t.Errorf("with ca_file: %q, %v", body, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	if _, err := NewClient(rs, bad); err == nil {
+		t.Error("a ca_file without PEM certificates accepted")
 	}
 }
 
