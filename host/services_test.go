@@ -163,6 +163,11 @@ func TestOutboundHTTP(t *testing.T) {
 		t.Errorf("fetch: %d %q %q", resp.StatusCode, resp.Header, body)
 	}
 
+	resp, body = s.get(t, "/fetch?client=sdk&url="+up.URL+"/hello")
+	if resp.StatusCode != 201 || body != "hello from upstream" {
+		t.Errorf("fetch with sdk.HTTPClient(): %d %q", resp.StatusCode, body)
+	}
+
 	_, body = s.get(t, "/fetch?url="+up.URL+"/big")
 	want := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16)
 	if body != string(want) {
@@ -222,7 +227,7 @@ func TestOutboundHTTP(t *testing.T) {
 	metrics := adminMetrics(t, s)
 	host := strings.Split(strings.TrimPrefix(up.URL, "http://"), ":")[0]
 	for _, want := range []string{
-		`wasmhost_outbound_requests_total{worker="0",plugin="services",host="` + host + `",status="201"} 1`,
+		`wasmhost_outbound_requests_total{worker="0",plugin="services",host="` + host + `",status="201"} 2`,
 		`wasmhost_outbound_request_duration_seconds_count{worker="0",plugin="services",host="` + host + `"}`,
 	} {
 		if !strings.Contains(metrics, want) {

@@ -25,6 +25,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		// came from several processes.
 		w.Header().Set("X-Worker", sdk.Environ(r)["wasmhost.worker_id"])
 		serveKV(w, r.URL.Path[len("/kv/"):], q)
+	case r.URL.Path == "/fetch" && q.Get("client") == "sdk":
+		resp, err := sdk.HTTPClient().Get(q.Get("url"))
+		relay(w, resp, err)
 	case r.URL.Path == "/fetch":
 		fetch(w, q.Get("url"))
 	case r.URL.Path == "/upload":
