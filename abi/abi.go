@@ -25,7 +25,7 @@ package abi
 // add imports, so an older guest never imports something a newer host lacks.
 const (
 	VersionMajor = 1
-	VersionMinor = 1
+	VersionMinor = 2
 )
 
 // PackVersion encodes a version the way ExportABIVersion returns it.
@@ -138,6 +138,10 @@ const (
 var Imports = []string{
 	ImportEnvironGet, ImportBodyRead, ImportStartResponse,
 	ImportBodyWrite, ImportBodyFlush, ImportLog, ImportStaticURL,
+	ImportResultGet, ImportKVOpen, ImportKVGet, ImportKVSet, ImportKVDelete,
+	ImportKVExists, ImportKVKeys, ImportKVIncrement, ImportKVCompareAndSwap,
+	ImportHTTPRequest, ImportHTTPBodyWrite, ImportHTTPBodyClose,
+	ImportHTTPResponse, ImportHTTPBodyRead, ImportHTTPClose,
 }
 
 // Log levels for ImportLog.
@@ -178,6 +182,9 @@ func ErrnoString(e int32) string {
 		return "request body read error"
 	case ErrLength:
 		return "body longer than its Content-Length"
+	}
+	if s, ok := servicesErrnoString(e); ok {
+		return s
 	}
 	return "unknown error"
 }

@@ -100,6 +100,7 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 // two do not slow each other down, and a later swap never waits for it.
 func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, error) {
 	cfg := LoaderConfig(mp.cfg)
+	cfg.Services = mp.services
 	if s.loader.Compiled(cfg.Engine, sha) {
 		return s.loader.Load(context.Background(), cfg)
 	}

@@ -67,6 +67,8 @@ type Server struct {
 
 	cert *certificate // nil without a tls block
 
+	stores storeRegistry // key-value stores, opened on first use (services.go)
+
 	mu      sync.Mutex
 	servers []*http.Server
 }
@@ -88,12 +90,15 @@ type siteState struct {
 // that finishes later closes what it loaded instead of storing it. So
 // every version loaded is closed exactly once, whatever the order.
 type mountedPlugin struct {
-	cfg       config.Plugin
-	log       hclog.Logger
-	current   atomic.Pointer[loadedVersion]
-	swapMu    sync.Mutex
-	retired   bool                   // under swapMu
-	totals    *pluginTotals          // counters across versions; shared by every mountedPlugin of this name
+	cfg     config.Plugin
+	log     hclog.Logger
+	current atomic.Pointer[loadedVersion]
+	swapMu  sync.Mutex
+	retired bool          // under swapMu
+	totals  *pluginTotals // counters across versions; shared by every mountedPlugin of this name
+	// services are the plugin's stores and outbound client, the same for
+	// every version of it (services.go).
+	services  *pluginServices
 	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
 }
 
@@ -114,6 +119,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		totals:   map[string]*pluginTotals{},
 		started:  time.Now(),
 	}
+	s.stores.metrics = newServiceMetrics()
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -161,17 +167,24 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	var rs []route
 	var fresh []*mountedPlugin
 	for _, pc := range site.Plugins {
-		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) {
+		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.key == servicesKey(site, pc) {
 			st.plugins = append(st.plugins, old)
 			rs = append(rs, route{mount: pc.Mount, plugin: old})
 			continue
 		}
-		lp, err := s.loader.Load(ctx, LoaderConfig(pc))
+		svc, err := s.newPluginServices(site, pc)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name), totals: s.totalsFor(pc.Name)}
+		cfg := LoaderConfig(pc)
+		cfg.Services = svc
+		lp, err := s.loader.Load(ctx, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name), totals: s.totalsFor(pc.Name), services: svc}
 		mp.current.Store(s.wrap(mp, lp))
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
@@ -352,6 +365,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.watcher.Close()
 		}
 		s.closeState(s.state.Load())
+		s.stores.close()
 	})
 	return errors.Join(errs...)
 }

@@ -112,6 +112,22 @@ func instanceOf(ctx context.Context) *instance {
 	return inst
 }
 
+// blocking marks a host function that may wait on the network (a store,
+// an outbound request): the guest gives its place in the scheduler back
+// for the call, as it does for body I/O and sleeps.
+func blocking(fn hostFunc) hostFunc {
+	return func(ctx context.Context, mem guestMemory, stack []uint64) {
+		inst := instanceOf(ctx)
+		if inst == nil {
+			fn(ctx, mem, stack)
+			return
+		}
+		inst.pause()
+		defer inst.resume()
+		fn(ctx, mem, stack)
+	}
+}
+
 // Stack slots hold i32 values in their low 32 bits.
 func argU32(stack []uint64, i int) uint32 { return uint32(stack[i]) }
 func argI32(stack []uint64, i int) int32  { return int32(uint32(stack[i])) }

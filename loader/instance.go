@@ -22,6 +22,7 @@ type instance struct {
 	stack  [2]uint64
 
 	stdout, stderr guestOutput
+	svc            serviceState // handles of the services calls (services.go)
 }
 
 // newInstance instantiates the plugin's module, which runs the guest's

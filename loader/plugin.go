@@ -41,6 +41,9 @@ type Config struct {
 	// InitTimeout bounds an instance's initialization (the guest's runtime
 	// start and package init functions); 0 means 10 seconds.
 	InitTimeout time.Duration
+	// Services are the key-value stores and outbound HTTP the plugin may
+	// use; nil for none.
+	Services Services
 }
 
 // Dir grants a guest access to a host folder, mounted at Guest.

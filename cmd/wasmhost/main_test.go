@@ -146,7 +146,7 @@ func TestRunInvalidConfigExits2(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runCLI("version")
-	if code != 0 || !strings.Contains(out, "abi       1.1") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "wazy      v0.") || !strings.Contains(out, "go        go1.") {
+	if code != 0 || !strings.Contains(out, "abi       1.2") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "wazy      v0.") || !strings.Contains(out, "go        go1.") {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }

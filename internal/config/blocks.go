@@ -318,6 +318,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
 		{Name: "engine"},
+		{Name: "kv"}, {Name: "allowed_hosts"},
 	},
 }
 
@@ -437,6 +438,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	if a := attrs["dirs"]; a != nil {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
+	d.decodeServices(attrs, &p, what)
 	return p, len(d.diags.Errs()) == before
 }
 

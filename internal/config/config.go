@@ -16,8 +16,9 @@
 // The syntax is HCL's, unextended, so editors and hclfmt accept every
 // site.hcl: a block on one line holds at most one argument.
 //
-// Values are literal: expressions are evaluated without an EvalContext, so
-// variables and function calls are reported by HCL itself. Types are strict
+// Values are literal, with one function: env("NAME") and env("NAME",
+// "default") read the process environment (env.go); other variables and
+// function calls are reported by HCL itself. Types are strict
 // (no "4" for 4, no "true" for true), because a config that only works by
 // accident of conversion is harder to read than one that fails loudly.
 package config
@@ -33,6 +34,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/wasmhost/wasmhost/internal/outbound"
 )
 
 // Defaults. Sizes are in bytes, with binary units as in ParseSize.
@@ -82,12 +85,14 @@ func DefaultTrustedProxies() []netip.Prefix {
 
 // Site is a parsed and validated site.hcl.
 type Site struct {
-	File    string // absolute path of the site.hcl
-	Dir     string // its folder; relative paths in the file are resolved against it
-	Server  Server
-	Admin   *Admin  // nil when there is no admin block
-	Static  *Static // nil when there is no static block
-	Plugins []Plugin
+	File     string // absolute path of the site.hcl
+	Dir      string // its folder; relative paths in the file are resolved against it
+	Server   Server
+	Admin    *Admin  // nil when there is no admin block
+	Static   *Static // nil when there is no static block
+	Plugins  []Plugin
+	KV       []KV      // kv blocks, in file order
+	Outbound *Outbound // nil when there is no outbound block
 
 	// Which debug-derived settings the file set explicitly, so that ApplyDebug
 	// (the --debug flag) can recompute the others without overriding the user.
@@ -131,17 +136,19 @@ type Static struct {
 }
 
 type Plugin struct {
-	Name        string            // the block label, unique
-	Path        string            // absolute path of the .wasm
-	Mount       string            // normalized: no trailing "/" except for "/" itself; unique
-	Instances   int               // 1..MaxInstances
-	Timeout     time.Duration     // > 0
-	MemoryLimit int64             // bytes as given, MinMemoryLimit..MaxMemoryLimit
-	Engine      string            // engine, else server.engine: one of Engines
-	Env         map[string]string // never nil
-	Dirs        []Dir             // dirs: folders the guest may open; none by default
-	Range       hcl.Range         // the plugin block's DefRange
-	PathRange   hcl.Range         // the path expression's range
+	Name         string            // the block label, unique
+	Path         string            // absolute path of the .wasm
+	Mount        string            // normalized: no trailing "/" except for "/" itself; unique
+	Instances    int               // 1..MaxInstances
+	Timeout      time.Duration     // > 0
+	MemoryLimit  int64             // bytes as given, MinMemoryLimit..MaxMemoryLimit
+	Engine       string            // engine, else server.engine: one of Engines
+	Env          map[string]string // never nil
+	Dirs         []Dir             // dirs: folders the guest may open; none by default
+	KV           []string          // kv: names of the stores granted, each declared by a kv block
+	AllowedHosts outbound.Rules    // allowed_hosts: outbound HTTP destinations; none by default
+	Range        hcl.Range         // the plugin block's DefRange
+	PathRange    hcl.Range         // the path expression's range
 }
 
 // Dir grants a plugin access to a host folder, seen by the guest at Guest.
@@ -197,7 +204,9 @@ func Parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
 	body := file.Body.(*hclsyntax.Body)
 
 	d := &decoder{site: site, diags: diags}
+	d.eval = d.evalContext()
 	d.decodeFile(body)
+	d.redactSecrets()
 	if d.diags.HasErrors() {
 		return nil, sortDiags(d.diags)
 	}
@@ -210,6 +219,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "admin"},
 		{Type: "static"},
 		{Type: "plugin", LabelNames: []string{"name"}},
+		{Type: "kv", LabelNames: []string{"name"}},
+		{Type: "outbound"},
 	},
 }
 
@@ -219,9 +230,14 @@ func (d *decoder) decodeFile(body hcl.Body) {
 
 	first := map[string]*hcl.Block{}
 	var plugins []*hcl.Block
+	var stores []*hcl.Block
 	for _, b := range content.Blocks {
 		if b.Type == "plugin" {
 			plugins = append(plugins, b)
+			continue
+		}
+		if b.Type == "kv" {
+			stores = append(stores, b)
 			continue
 		}
 		if prev := first[b.Type]; prev != nil {
@@ -240,6 +256,11 @@ func (d *decoder) decodeFile(body hcl.Body) {
 	}
 	if b := first["static"]; b != nil {
 		d.site.Static = d.decodeStatic(b)
+	}
+	// Stores before plugins, which grant them, wherever they are in the file.
+	d.decodeStores(stores)
+	if b := first["outbound"]; b != nil {
+		d.site.Outbound = d.decodeOutbound(b)
 	}
 	d.site.Plugins = []Plugin{}
 	for _, b := range plugins {

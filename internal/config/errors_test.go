@@ -71,7 +71,7 @@ func TestErrorPositions(t *testing.T) {
 		{"env value number", pl(`  env = { A = 1 }`), 3, 15, "Incorrect attribute value type", `"A"`},
 		{"null", sv(`  debug = null`), 2, 11, "Invalid value", "null"},
 		{"variable", sv(`  processes = var.n`), 2, 15, "Variables not allowed", ""},
-		{"function call", sv(`  listen = [upper("a:1")]`), 2, 13, "Function calls not allowed", ""},
+		{"unknown function", sv(`  listen = [upper("a:1")]`), 2, 13, "Call to unknown function", `"upper"`},
 
 		// Values.
 		{"processes negative", sv(`  processes = -1`), 2, 15, "Invalid value", "between 0 and 1024, not -1"},

@@ -18,6 +18,9 @@ type decoder struct {
 	site  *Site
 	diags hcl.Diagnostics
 
+	eval    *hcl.EvalContext // env(), recording what it read (env.go)
+	secrets []string         // values read from the environment
+
 	pluginNames map[string]hcl.Range // name -> first DefRange
 	mounts      map[string]declared  // normalized mount -> first plugin
 }
@@ -43,7 +46,7 @@ func (d *decoder) warnf(rng hcl.Range, summary, format string, args ...any) {
 // value evaluates a literal expression. Null is refused here once, rather
 // than in each typed helper, because no setting has a meaningful null.
 func (d *decoder) value(expr hcl.Expression, what string) (cty.Value, bool) {
-	v, diags := expr.Value(nil)
+	v, diags := expr.Value(d.eval)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return cty.NilVal, false
@@ -265,7 +268,7 @@ func (d *decoder) strMap(expr hcl.Expression, what string) ([]mapItem, bool) {
 	}
 	items := make([]mapItem, 0, len(pairs))
 	for _, kv := range pairs {
-		kval, kdiags := kv.Key.Value(nil)
+		kval, kdiags := kv.Key.Value(d.eval)
 		d.diags = append(d.diags, kdiags...)
 		if kdiags.HasErrors() {
 			continue
@@ -274,7 +277,7 @@ func (d *decoder) strMap(expr hcl.Expression, what string) ([]mapItem, bool) {
 			d.errorf(kv.Key.Range(), "Invalid key", "%s: keys must be names or strings.", what)
 			continue
 		}
-		vval, vdiags := kv.Value.Value(nil)
+		vval, vdiags := kv.Value.Value(d.eval)
 		d.diags = append(d.diags, vdiags...)
 		if vdiags.HasErrors() {
 			continue

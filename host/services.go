@@ -1,0 +1,303 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/kv"
+	"github.com/wasmhost/wasmhost/internal/outbound"
+	"github.com/wasmhost/wasmhost/loader"
+)
+
+// Guest services: the key-value stores and outbound HTTP a plugin reaches
+// through the loader's services calls. Stores are opened once per process,
+// on first use (a Redis that is down fails the calls, not the site's
+// start), and shared by every plugin granted them; they close when the
+// server shuts down. Each plugin has its own outbound client, whose
+// concurrency bound is the plugin's.
+
+// storeKey identifies a store by its declaration: a reload that changes a
+// kv block opens a new store; one that does not keeps the open one.
+type storeKey struct{ name, backend, path, url string }
+
+func keyOf(d config.KV) storeKey { return storeKey{d.Name, d.Backend, d.Path, d.URL} }
+
+type storeRegistry struct {
+	mu      sync.Mutex
+	stores  map[storeKey]kv.Store
+	metrics *serviceMetrics
+}
+
+func (r *storeRegistry) open(d config.KV) (kv.Store, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := keyOf(d)
+	if s := r.stores[k]; s != nil {
+		return s, nil
+	}
+	s, err := kv.Open(d.Backend, d.Path, d.URL)
+	if err != nil {
+		return nil, fmt.Errorf("key-value store %q: %w", d.Name, err)
+	}
+	if r.stores == nil {
+		r.stores = map[storeKey]kv.Store{}
+	}
+	ms := &meteredStore{name: d.Name, Store: s, m: r.metrics}
+	r.stores[k] = ms
+	return ms, nil
+}
+
+func (r *storeRegistry) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, s := range r.stores {
+		s.Close()
+		delete(r.stores, k)
+	}
+}
+
+// pluginServices implements loader.Services for one plugin.
+type pluginServices struct {
+	plugin   string
+	declared map[string]config.KV // every kv block of the site
+	granted  map[string]bool
+	reg      *storeRegistry
+	client   *outbound.Client
+	key      string // what a reload compares, see servicesKey
+}
+
+func (p *pluginServices) Store(name string) (kv.Store, error) {
+	d, ok := p.declared[name]
+	if !ok {
+		return nil, fmt.Errorf("key-value store %q is not declared (add kv %q {} to site.hcl and grant it with kv = [%q] in plugin %q)", name, name, name, p.plugin)
+	}
+	if !p.granted[name] {
+		return nil, fmt.Errorf("key-value store %q is not granted to plugin %q (add it to the plugin's kv = [...] in site.hcl)", name, p.plugin)
+	}
+	return p.reg.open(d)
+}
+
+func (p *pluginServices) Outbound() *outbound.Client { return p.client }
+
+var _ loader.Services = (*pluginServices)(nil)
+
+// newPluginServices builds a plugin's services from its block and the site.
+func (s *Server) newPluginServices(site *config.Site, pc config.Plugin) (*pluginServices, error) {
+	p := &pluginServices{plugin: pc.Name, declared: map[string]config.KV{}, granted: map[string]bool{}, reg: &s.stores}
+	for _, d := range site.KV {
+		p.declared[d.Name] = d
+	}
+	for _, name := range pc.KV {
+		p.granted[name] = true
+	}
+	caFile := ""
+	if site.Outbound != nil {
+		caFile = site.Outbound.CAFile
+	}
+	client, err := outbound.NewClient(pc.AllowedHosts, caFile)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", pc.Name, err)
+	}
+	m := s.stores.metrics
+	client.Observe = func(host string, status int, d time.Duration) { m.outbound(pc.Name, host, status, d) }
+	p.client = client
+	p.key = servicesKey(site, pc)
+	return p, nil
+}
+
+// servicesKey is what a plugin's services depend on beyond its own block
+// (which samePlugin compares): the declarations of the stores it is
+// granted and the outbound CA file.
+func servicesKey(site *config.Site, pc config.Plugin) string {
+	k := ""
+	for _, d := range site.KV {
+		for _, g := range pc.KV {
+			if g == d.Name {
+				k += fmt.Sprintf("%q ", keyOf(d))
+			}
+		}
+	}
+	if site.Outbound != nil {
+		k += "ca=" + site.Outbound.CAFile
+	}
+	return k
+}
+
+// meteredStore counts each operation of a store by outcome and times it.
+type meteredStore struct {
+	name string
+	kv.Store
+	m *serviceMetrics
+}
+
+func (s *meteredStore) observe(op string, start time.Time, err error) {
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, kv.ErrNotFound):
+		outcome = "not_found"
+	default:
+		outcome = "error"
+	}
+	s.m.kvOp(s.name, op, outcome, time.Since(start))
+}
+
+func (s *meteredStore) Get(ctx context.Context, key string) ([]byte, error) {
+	start := time.Now()
+	v, err := s.Store.Get(ctx, key)
+	s.observe("get", start, err)
+	return v, err
+}
+
+func (s *meteredStore) Set(ctx context.Context, key string, value []byte) error {
+	start := time.Now()
+	err := s.Store.Set(ctx, key, value)
+	s.observe("set", start, err)
+	return err
+}
+
+func (s *meteredStore) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := s.Store.Delete(ctx, key)
+	s.observe("delete", start, err)
+	return err
+}
+
+func (s *meteredStore) Exists(ctx context.Context, key string) (bool, error) {
+	start := time.Now()
+	ok, err := s.Store.Exists(ctx, key)
+	s.observe("exists", start, err)
+	return ok, err
+}
+
+func (s *meteredStore) Keys(ctx context.Context, prefix string) ([]string, error) {
+	start := time.Now()
+	keys, err := s.Store.Keys(ctx, prefix)
+	s.observe("keys", start, err)
+	return keys, err
+}
+
+func (s *meteredStore) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	start := time.Now()
+	n, err := s.Store.Increment(ctx, key, delta)
+	s.observe("increment", start, err)
+	return n, err
+}
+
+func (s *meteredStore) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error) {
+	start := time.Now()
+	ok, err := s.Store.CompareAndSwap(ctx, key, old, new)
+	s.observe("compare_and_swap", start, err)
+	return ok, err
+}
+
+// serviceMetrics count the services calls of a server's plugins.
+type serviceMetrics struct {
+	mu      sync.Mutex
+	kvOps   map[[3]string]*uint64    // store, op, outcome
+	kvTime  map[[2]string]*histogram // store, op
+	outReqs map[outKey]*uint64
+	outTime map[[2]string]*histogram // plugin, host
+}
+
+type outKey struct {
+	plugin, host string
+	status       int
+}
+
+func newServiceMetrics() *serviceMetrics {
+	return &serviceMetrics{
+		kvOps: map[[3]string]*uint64{}, kvTime: map[[2]string]*histogram{},
+		outReqs: map[outKey]*uint64{}, outTime: map[[2]string]*histogram{},
+	}
+}
+
+func (m *serviceMetrics) kvOp(store, op, outcome string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	count(m.kvOps, [3]string{store, op, outcome})
+	hist(m.kvTime, [2]string{store, op}).add(d)
+}
+
+func (m *serviceMetrics) outbound(plugin, host string, status int, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	count(m.outReqs, outKey{plugin, host, status})
+	hist(m.outTime, [2]string{plugin, host}).add(d)
+}
+
+func count[K comparable](m map[K]*uint64, k K) {
+	c := m[k]
+	if c == nil {
+		c = new(uint64)
+		m[k] = c
+	}
+	*c++
+}
+
+func hist[K comparable](m map[K]*histogram, k K) *histogram {
+	h := m[k]
+	if h == nil {
+		h = new(histogram)
+		m[k] = h
+	}
+	return h
+}
+
+func (h *histogram) add(d time.Duration) {
+	h.counts[sort.SearchFloat64s(durationBuckets[:], d.Seconds())].Add(1)
+	h.sumNs.Add(uint64(d))
+}
+
+func (h *histogram) write(p *promWriter, name string, labels ...string) {
+	var cum uint64
+	for i, le := range durationBuckets {
+		cum += h.counts[i].Load()
+		p.sample(name+"_bucket", u64(cum), append(labels, "le", strconv.FormatFloat(le, 'g', -1, 64))...)
+	}
+	cum += h.counts[len(durationBuckets)].Load()
+	p.sample(name+"_bucket", u64(cum), append(labels, "le", "+Inf")...)
+	p.sample(name+"_sum", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64), labels...)
+	p.sample(name+"_count", u64(cum), labels...)
+}
+
+func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
+	return keys
+}
+
+func (m *serviceMetrics) write(p *promWriter) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p.family("wasmhost_kv_operations_total", "counter", "Key-value operations of plugins, by store, operation and outcome (ok, not_found, error).")
+	for _, k := range sortedKeys(m.kvOps, func(a, b [3]string) bool { return a[0]+"\x00"+a[1]+"\x00"+a[2] < b[0]+"\x00"+b[1]+"\x00"+b[2] }) {
+		p.sample("wasmhost_kv_operations_total", u64(*m.kvOps[k]), "store", k[0], "op", k[1], "outcome", k[2])
+	}
+	p.family("wasmhost_kv_operation_duration_seconds", "histogram", "Key-value operation latency, by store and operation.")
+	for _, k := range sortedKeys(m.kvTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
+		m.kvTime[k].write(p, "wasmhost_kv_operation_duration_seconds", "store", k[0], "op", k[1])
+	}
+	p.family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, destination host and status (0: no response).")
+	for _, k := range sortedKeys(m.outReqs, func(a, b outKey) bool {
+		if a.plugin != b.plugin || a.host != b.host {
+			return a.plugin+"\x00"+a.host < b.plugin+"\x00"+b.host
+		}
+		return a.status < b.status
+	}) {
+		p.sample("wasmhost_outbound_requests_total", u64(*m.outReqs[k]), "plugin", k.plugin, "host", k.host, "status", strconv.Itoa(k.status))
+	}
+	p.family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and destination host.")
+	for _, k := range sortedKeys(m.outTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
+		m.outTime[k].write(p, "wasmhost_outbound_request_duration_seconds", "plugin", k[0], "host", k[1])
+	}
+}
