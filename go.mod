@@ -8,6 +8,8 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/hcl/v2 v2.24.0
 	github.com/tetratelabs/wazero v1.12.0
+	github.com/wasmhost/wasmhost/abi v1.1.0
+	github.com/wasmhost/wasmhost/sdk v1.1.0
 	github.com/zclconf/go-cty v1.16.3
 	golang.org/x/sys v0.44.0
 )
@@ -25,4 +27,12 @@ require (
 	golang.org/x/sync v0.14.0 // indirect
 	golang.org/x/text v0.25.0 // indirect
 	golang.org/x/tools v0.21.1-0.20240508182429-e35e4ccd0d2d // indirect
+)
+
+// The SDK and the ABI are modules of their own (so a plugin's module does
+// not inherit the host's dependencies); the host and the examples use the
+// copies in this repository.
+replace (
+	github.com/wasmhost/wasmhost/abi => ./abi
+	github.com/wasmhost/wasmhost/sdk => ./sdk
 )
