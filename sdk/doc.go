@@ -40,7 +40,8 @@
 //     included.
 //   - r.Host is the Host header; r.RemoteAddr is "REMOTE_ADDR:REMOTE_PORT";
 //     r.TLS is non-nil when the client connected over HTTPS (after the
-//     server's xheaders handling), but only HandshakeComplete is set: the
+//     server's xheaders handling), but only HandshakeComplete is set (and
+//     not even that with TinyGo, whose crypto/tls lacks the field): the
 //     host does not pass the TLS details on.
 //   - r.Body streams: each Read asks the host for more, straight into the
 //     caller's slice. A body larger than the server's max_body_size fails
@@ -57,8 +58,9 @@
 //
 // Output is buffered in the plugin and handed to the host in large pieces.
 // A response that is never flushed is sent when the handler returns, with a
-// Content-Length the host computes. Calling Flush (w.(http.Flusher) or
-// http.NewResponseController(w).Flush) sends everything written so far at
+// Content-Length the host computes. Calling Flush (w.(http.Flusher), or
+// http.NewResponseController(w).Flush with standard Go only: TinyGo 0.34's
+// net/http lacks NewResponseController) sends everything written so far at
 // once; the rest of that response is then streamed (chunked in HTTP/1.1).
 // Both bodies can be streamed at the same time, so a handler can echo a
 // large upload in constant memory.

@@ -20,6 +20,9 @@ type Options struct {
 	PkgDir  string // the handler package folder
 	Output  string // "" → PkgDir/<base name of PkgDir>.wasm
 	TinyGo  bool
+	// TinyGoScheduler is TinyGo's -scheduler; "" means "none" (see
+	// DefaultTinyGoScheduler).
+	TinyGoScheduler string
 	LDFlags string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
 	// BeforeInstall, if set, runs on the finished module before it is
 	// renamed into place (wasmhost build compiles it into the cache there,
@@ -28,9 +31,12 @@ type Options struct {
 	Stdout, Stderr io.Writer // compiler output goes here
 }
 
-// tinygoHelp is appended to the error when TinyGo is asked for but absent.
-const tinygoHelp = "install TinyGo 0.34 or later (https://tinygo.org/getting-started/install/) " +
-	"and make sure tinygo is in PATH, or build with standard Go (omit --tinygo)"
+// DefaultTinyGoScheduler is the TinyGo scheduler plugins get unless asked
+// otherwise. With "none" a handler cannot start goroutines (the go
+// statement fails to compile... or panics, by TinyGo version), but a request
+// costs what it costs with standard Go; TinyGo's default scheduler (asyncify)
+// made a hello request some 70 times slower.
+const DefaultTinyGoScheduler = "none"
 
 // Build compiles the package to a plugin and returns the output path.
 //
@@ -67,11 +73,15 @@ func Build(ctx context.Context, opt Options) (string, error) {
 
 	var cmd *exec.Cmd
 	if opt.TinyGo {
-		tinygo, err := exec.LookPath("tinygo")
+		tinygo, err := findTinyGo(ctx)
 		if err != nil {
-			return "", fmt.Errorf("build %s: tinygo not found in PATH: %s", opt.PkgDir, tinygoHelp)
+			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 		}
-		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-o", tmpOut, ".")
+		sched := opt.TinyGoScheduler
+		if sched == "" {
+			sched = DefaultTinyGoScheduler
+		}
+		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-scheduler="+sched, "-o", tmpOut, ".")
 		cmd.Env = os.Environ()
 	} else {
 		goTool, err := exec.LookPath("go")
@@ -94,6 +104,9 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
 		}
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+	if err := checkRegistered(ctx, tmpOut); err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	if opt.BeforeInstall != nil {

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,41 @@ func TestBuildMissingTools(t *testing.T) {
 	_, err = Build(context.Background(), Options{PkgDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "go command was not found") {
 		t.Errorf("go missing: error %v", err)
+	}
+}
+
+func TestBuildWithoutHandlerFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a wasm module")
+	}
+	out := filepath.Join(t.TempDir(), "nohandler.wasm")
+	var stderr bytes.Buffer
+	_, err := Build(context.Background(), Options{PkgDir: filepath.Join("testdata", "nohandler"), Output: out, Stderr: &stderr})
+	if !errors.Is(err, ErrNoHandler) {
+		t.Fatalf("Build of a package without sdk.Handle: err = %v, want ErrNoHandler\n%s", err, stderr.String())
+	}
+	if !strings.Contains(err.Error(), "sdk.Handle") || !strings.Contains(err.Error(), "nohandler") {
+		t.Errorf("error %q should name the package and sdk.Handle", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed build left %s behind (stat: %v)", out, err)
+	}
+}
+
+func TestParseTinyGoVersion(t *testing.T) {
+	for _, c := range []struct {
+		in           string
+		major, minor int
+		ok           bool
+	}{
+		{"tinygo version 0.34.0-dev-6e6507bf linux/amd64 (using go version go1.23.12 and LLVM version 16.0.6)", 0, 34, true},
+		{"tinygo version 0.33.0 linux/amd64", 0, 33, true},
+		{"tinygo version 1.2.3", 1, 2, true},
+		{"go version go1.26", 0, 0, false},
+	} {
+		major, minor, ok := parseTinyGoVersion(c.in)
+		if major != c.major || minor != c.minor || ok != c.ok {
+			t.Errorf("parseTinyGoVersion(%q) = %d, %d, %v; want %d, %d, %v", c.in, major, minor, ok, c.major, c.minor, c.ok)
+		}
 	}
 }
