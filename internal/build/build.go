@@ -17,13 +17,13 @@ import (
 
 // Options says what to build and how.
 type Options struct {
-	PkgDir  string // the handler package folder
-	Output  string // "" → PkgDir/<base name of PkgDir>.wasm
-	TinyGo  bool
+	PkgDir string // the handler package folder
+	Output string // "" → PkgDir/<base name of PkgDir>.wasm
+	TinyGo bool
 	// TinyGoScheduler is TinyGo's -scheduler; "" means "none" (see
 	// DefaultTinyGoScheduler).
 	TinyGoScheduler string
-	LDFlags string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
+	LDFlags         string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
 	// BeforeInstall, if set, runs on the finished module before it is
 	// renamed into place (wasmhost build compiles it into the cache there,
 	// so a server watching the output swaps it in without compiling).
@@ -32,10 +32,10 @@ type Options struct {
 }
 
 // DefaultTinyGoScheduler is the TinyGo scheduler plugins get unless asked
-// otherwise. With "none" a handler cannot start goroutines (the go
-// statement fails to compile... or panics, by TinyGo version), but a request
-// costs what it costs with standard Go; TinyGo's default scheduler (asyncify)
-// made a hello request some 70 times slower.
+// otherwise. With "none" a plugin cannot start goroutines (a go statement
+// fails to compile: "attempted to start a goroutine without a scheduler"),
+// but a request costs what it costs with standard Go; TinyGo's default
+// scheduler (asyncify) made a hello request some 70 times slower.
 const DefaultTinyGoScheduler = "none"
 
 // Build compiles the package to a plugin and returns the output path.
