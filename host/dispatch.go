@@ -41,6 +41,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mp := rt.plugin
+	if f := mp.failure.Load(); f != nil {
+		s.serveFailure(w, r, &c, start, mp.cfg.Name, *f)
+		return
+	}
 	if r.ContentLength > cfg.MaxBodySize {
 		s.plainError(w, r, &c, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
 		return

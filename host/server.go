@@ -80,6 +80,7 @@ type mountedPlugin struct {
 
 	swaps, swapFailures atomic.Uint64
 	lastError           atomic.Pointer[string] // why the last new version was refused; nil once one loads
+	failure             atomic.Pointer[string] // set: requests get this error page (SetPluginFailure)
 }
 
 type loadedVersion struct {

@@ -90,7 +90,14 @@ func TestTinyGoExamplesServe(t *testing.T) {
 	p := testutil.StartWasmhost(t, bin, "run", site)
 
 	// python3 drives the checks: a client that is not Go's.
-	cmd := exec.Command(python, "-c", tinygoClient, p.Addr)
+	runPython(t, python, p, tinygoClient, p.Addr)
+}
+
+// runPython runs a python3 script against the wasmhost process p; its
+// output goes to the test log, and a failure shows p's log too.
+func runPython(t *testing.T, python string, p *testutil.Process, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(python, append([]string{"-c", script}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -54,11 +54,7 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	}
 	out := opt.Output
 	if out == "" {
-		abs, err := filepath.Abs(opt.PkgDir)
-		if err != nil {
-			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
-		}
-		out = filepath.Join(opt.PkgDir, filepath.Base(abs)+".wasm")
+		out = DefaultOutput(opt.PkgDir)
 	}
 	// The compiler runs in PkgDir, so it must get an absolute output path.
 	absOut, err := filepath.Abs(out)
@@ -118,6 +114,16 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	return out, nil
+}
+
+// DefaultOutput is where a package's plugin goes without -o:
+// PkgDir/<folder name>.wasm.
+func DefaultOutput(pkgDir string) string {
+	abs, err := filepath.Abs(pkgDir)
+	if err != nil {
+		abs = pkgDir
+	}
+	return filepath.Join(pkgDir, filepath.Base(abs)+".wasm")
 }
 
 // checkPkgDir catches the mistakes the compiler would report obscurely.

@@ -307,6 +307,7 @@ var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
+		{Name: "source"},
 	},
 }
 
@@ -347,6 +348,13 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	} else {
 		d.errorf(b.DefRange, "Missing required argument",
 			"The %s block needs path = \"....wasm\" (relative to the site.hcl folder).", what)
+	}
+
+	if a := attrs["source"]; a != nil {
+		p.SourceRange = a.Expr.Range()
+		if v, ok := d.path(a.Expr, what+" source"); ok {
+			p.Source = v
+		}
 	}
 
 	mountRange := b.DefRange

@@ -133,6 +133,8 @@ type Plugin struct {
 	Dirs        []Dir             // dirs: folders the guest may open; none by default
 	Range       hcl.Range         // the plugin block's DefRange
 	PathRange   hcl.Range         // the path expression's range
+	Source      string            // absolute folder of the Go package that builds Path; "" if not set
+	SourceRange hcl.Range         // the source expression's range
 }
 
 // Dir grants a plugin access to a host folder, seen by the guest at Guest.

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasmhost/wasmhost/internal/testutil"
+)
+
+// The issue's acceptance for `source`: `wasmhost run --debug` with
+// source = "greet" and no .wasm builds the plugin at start; an edit to
+// main.go serves the new text within 20 s with no failed request in
+// between; a compile error gives 500 pages with main.go:LINE and the
+// message (text and HTML) while another plugin keeps serving; the fix
+// brings it back. python3 makes the edits and the requests.
+func TestDebugRebuildsFromSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds wasmhost and plugins, runs a server")
+	}
+	python := lookPython(t)
+	hello := testutil.Plugin(t, "plugins/examples/hello")
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	runIn(t, dir, bin, "new", "greet")
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
+plugin "greet" {
+  path   = "greet/greet.wasm"
+  source = "greet"
+  mount  = "/greet"
+}
+plugin "hello" {
+  path  = "`+hello+`"
+  mount = "/hello"
+}
+`)
+	p := testutil.StartWasmhost(t, bin, "run", "--debug", site)
+	runPython(t, python, p, devSourceClient, p.Addr, filepath.Join(dir, "greet", "main.go"))
+	if !strings.Contains(p.Logs.String(), "undefined: nme") {
+		t.Errorf("the log lacks the compiler's message:\n%s", p.Logs.String())
+	}
+}
+
+const devSourceClient = `
+import http.client, sys, time
+
+host, port = sys.argv[1].rsplit(":", 1)
+main_go = sys.argv[2]
+
+def get(path, accept="*/*"):
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request("GET", path, headers={"Accept": accept})
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, r.getheader("Content-Type"), body
+
+def fail(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(1)
+
+def edit(old, new):
+    src = open(main_go).read()
+    if old not in src:
+        fail("main.go lacks %r" % old)
+    open(main_go, "w").write(src.replace(old, new))
+
+def until(pred, what, allowed):
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        status, ctype, body = get("/greet/?name=Ada")
+        if pred(status, body):
+            return time.time() - t0
+        if not allowed(status, body):
+            fail("while waiting for %s: %d %r" % (what, status, body))
+        time.sleep(0.05)
+    fail("no %s within 20 s" % what)
+
+status, _, body = get("/greet/?name=Ada")
+if (status, body) != (200, "Hello, Ada!\n"):
+    fail("built at start: %d %r" % (status, body))
+
+edit('"Hello, %s!\\n", name)', '"Howdy, %s!\\n", name)')
+took = until(lambda s, b: b == "Howdy, Ada!\n", "the edited text",
+             lambda s, b: s == 200 and b == "Hello, Ada!\n")
+print("edit to new response: %.2f s" % took)
+
+edit('"Howdy, %s!\\n", name)', '"Howdy, %s!\\n", nme)')
+line = [i + 1 for i, l in enumerate(open(main_go).read().split("\n")) if "nme)" in l][0]
+took = until(lambda s, b: s == 500, "the compile error page",
+             lambda s, b: s == 200 and b == "Howdy, Ada!\n")
+print("edit to compile error page: %.2f s" % took)
+status, ctype, body = get("/greet/?name=Ada")
+want = "main.go:%d:" % line
+if status != 500 or want not in body or "undefined: nme" not in body or not ctype.startswith("text/plain"):
+    fail("text error page: %d %s %r (want %s)" % (status, ctype, body, want))
+status, ctype, body = get("/greet/", accept="text/html,application/xhtml+xml")
+if status != 500 or not ctype.startswith("text/html") or want not in body or "<pre>" not in body:
+    fail("HTML error page: %d %s %r" % (status, ctype, body))
+status, _, body = get("/hello")
+if (status, body) != (200, "Hello, world\n"):
+    fail("the other plugin stopped serving: %d %r" % (status, body))
+
+edit('"Howdy, %s!\\n", nme)', '"Hi, %s!\\n", name)')
+took = until(lambda s, b: s == 200 and b == "Hi, Ada!\n", "the fixed plugin",
+             lambda s, b: s == 500)
+print("fix to served again: %.2f s" % took)
+`
