@@ -65,12 +65,11 @@ func (s *Server) pluginStatuses() []pluginStatus {
 		st := pluginStatus{
 			name:         mp.cfg.Name,
 			path:         mp.cfg.Path,
-			version:      lv.plugin.Version,
-			loadedAt:     lv.plugin.LoadedAt,
 			swaps:        mp.swaps.Load(),
 			swapFailures: mp.swapFailures.Load(),
-			instancesCap: lv.plugin.Instances(),
-			stats:        lv.plugin.Stats(),
+		}
+		if p := lv.plugin; p != nil {
+			st.version, st.loadedAt, st.instancesCap, st.stats = p.Version, p.LoadedAt, p.Instances(), p.Stats()
 		}
 		if e := mp.lastError.Load(); e != nil {
 			st.lastError = *e

@@ -41,8 +41,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mp := rt.plugin
-	if f := mp.failure.Load(); f != nil {
-		s.serveFailure(w, r, &c, start, mp.cfg.Name, *f)
+	if msg, down := mp.unavailable(); down {
+		s.serveFailure(w, r, &c, start, mp.cfg.Name, msg)
 		return
 	}
 	if r.ContentLength > cfg.MaxBodySize {

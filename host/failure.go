@@ -49,3 +49,19 @@ func (s *Server) serveFailure(w http.ResponseWriter, r *http.Request, c *client,
 	n, _ := w.Write([]byte(page))
 	s.logAccess(r, c, http.StatusInternalServerError, int64(n), start, name)
 }
+
+// unavailable says whether the plugin cannot serve, and why: its source
+// does not compile (SetPluginFailure), or it has not loaded since a debug
+// start (its load error).
+func (mp *mountedPlugin) unavailable() (string, bool) {
+	if f := mp.failure.Load(); f != nil {
+		return *f, true
+	}
+	if mp.current.Load().plugin == nil {
+		if e := mp.lastError.Load(); e != nil {
+			return *e, true
+		}
+		return "the plugin has not loaded", true
+	}
+	return "", false
+}

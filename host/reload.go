@@ -48,9 +48,9 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	defer mp.swapMu.Unlock()
 	start := time.Now()
 	old := mp.current.Load()
-	res := SwapResult{Plugin: mp.cfg.Name, Version: old.plugin.Version}
+	res := SwapResult{Plugin: mp.cfg.Name, Version: old.version()}
 	sum, err := fileSHA256(mp.cfg.Path)
-	if err == nil && sum == old.plugin.SHA256 {
+	if err == nil && old.plugin != nil && sum == old.plugin.SHA256 {
 		return res // rewritten or touched with the same bytes: nothing to do
 	}
 	var lp *loader.Plugin
@@ -65,15 +65,15 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 		mp.lastError.Store(&msg)
 		mp.swapFailures.Add(1)
 		res.Error = msg
-		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.plugin.Version)
+		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.version())
 		return res
 	}
 	mp.current.Store(s.wrap(mp, lp))
-	old.plugin.Close() // drains: requests in flight finish on it
+	old.close() // drains: requests in flight finish on it
 	mp.lastError.Store(nil)
 	mp.swaps.Add(1)
 	res.Version, res.Swapped = lp.Version, true
-	mp.log.Info("swapped", "reason", reason, "from", old.plugin.Version, "to", lp.Version,
+	mp.log.Info("swapped", "reason", reason, "from", old.version(), "to", lp.Version,
 		"took", time.Since(start).Round(time.Millisecond))
 	return res
 }
@@ -152,7 +152,7 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	s.state.Store(st)
 	for _, mp := range prev.plugins {
 		if !kept[mp] {
-			mp.current.Load().plugin.Close()
+			mp.current.Load().close()
 		}
 	}
 	if prev.static != nil && prev.static != st.static {

@@ -84,8 +84,21 @@ type mountedPlugin struct {
 }
 
 type loadedVersion struct {
-	plugin *loader.Plugin
-	fixed  []byte // pre-encoded environ entries for this version
+	plugin *loader.Plugin // nil for a plugin that failed to load at a debug start
+	fixed  []byte         // pre-encoded environ entries for this version
+}
+
+func (lv *loadedVersion) close() {
+	if lv.plugin != nil {
+		lv.plugin.Close()
+	}
+}
+
+func (lv *loadedVersion) version() string {
+	if lv.plugin == nil {
+		return ""
+	}
+	return lv.plugin.Version
 }
 
 // New loads every plugin of the site. If any fails, the others are closed
@@ -152,12 +165,21 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 			continue
 		}
 		lp, err := s.loader.Load(ctx, LoaderConfig(pc))
-		if err != nil {
+		if err != nil && !site.Server.Debug {
 			errs = append(errs, err)
 			continue
 		}
 		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name)}
-		mp.current.Store(s.wrap(mp, lp))
+		if err != nil {
+			// Under debug a plugin that does not load keeps its mount,
+			// which shows why, and loads when its file is fixed.
+			mp.current.Store(&loadedVersion{})
+			msg := err.Error()
+			mp.lastError.Store(&msg)
+			mp.log.Error("plugin did not load; its requests get the error until its file is fixed", "error", msg)
+		} else {
+			mp.current.Store(s.wrap(mp, lp))
+		}
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
 		rs = append(rs, route{mount: pc.Mount, plugin: mp})
@@ -167,7 +189,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	}
 	if err := errors.Join(errs...); err != nil {
 		for _, mp := range fresh {
-			mp.current.Load().plugin.Close()
+			mp.current.Load().close()
 		}
 		return nil, err
 	}
@@ -233,7 +255,7 @@ func (st *siteState) plugin(name string) *mountedPlugin {
 
 func (s *Server) closeState(st *siteState) {
 	for _, mp := range st.plugins {
-		mp.current.Load().plugin.Close()
+		mp.current.Load().close()
 	}
 	if st.static != nil {
 		st.static.Close()
@@ -325,7 +347,9 @@ func (s *Server) PluginStats() map[string]loader.Stats {
 	st := s.state.Load()
 	m := make(map[string]loader.Stats, len(st.plugins))
 	for _, mp := range st.plugins {
-		m[mp.cfg.Name] = mp.current.Load().plugin.Stats()
+		if p := mp.current.Load().plugin; p != nil {
+			m[mp.cfg.Name] = p.Stats()
+		}
 	}
 	return m
 }

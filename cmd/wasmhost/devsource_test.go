@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,4 +107,116 @@ edit('"Howdy, %s!\\n", nme)', '"Hi, %s!\\n", name)')
 took = until(lambda s, b: s == 200 and b == "Hi, Ada!\n", "the fixed plugin",
              lambda s, b: s == 500)
 print("fix to served again: %.2f s" % took)
+`
+
+// Under debug, plugins that do not load at start (file missing, not wasm,
+// source that does not compile) do not stop the server: their mounts
+// answer 500 with the reason, the others serve, and each loads once its
+// file or source is fixed, with no restart.
+func TestDebugStartsWithBrokenPlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds wasmhost and plugins, runs a server")
+	}
+	python := lookPython(t)
+	hello := testutil.Plugin(t, "plugins/examples/hello")
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	runIn(t, dir, bin, "new", "broken")
+	mainGo := filepath.Join(dir, "broken", "main.go")
+	writeText(t, filepath.Join(dir, "bad.wasm"), "not wasm at all")
+	mustMkdir(t, filepath.Join(dir, "missing"))
+	src := readText(t, mainGo)
+	writeText(t, mainGo, strings.Replace(src, `fmt.Fprintf(w, "Hello, %s!\n", name)`, `fmt.Fprintf(w, "Hello, %s!\n", nme)`, 1))
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
+plugin "missing" {
+  path  = "missing/missing.wasm"
+  mount = "/missing"
+}
+plugin "bad" {
+  path  = "bad.wasm"
+  mount = "/bad"
+}
+plugin "broken" {
+  path   = "broken/broken.wasm"
+  source = "broken"
+  mount  = "/broken"
+}
+plugin "hello" {
+  path  = "`+hello+`"
+  mount = "/hello"
+}
+`)
+	p := testutil.StartWasmhost(t, bin, "run", "--debug", site)
+	runPython(t, python, p, brokenStartClient, p.Addr, dir, hello)
+}
+
+func mustMkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const brokenStartClient = `
+import http.client, os, shutil, sys, time
+
+host, port = sys.argv[1].rsplit(":", 1)
+d, hello = sys.argv[2], sys.argv[3]
+
+def get(path):
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, body
+
+def fail(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(1)
+
+def expect_500(path, *wants):
+    status, body = get(path)
+    if status != 500 or not all(w in body for w in wants):
+        fail("%s: want 500 with %r, got %d %r" % (path, wants, status, body))
+
+def until_200(path, want):
+    t0 = time.time()
+    while time.time() - t0 < 30:
+        status, body = get(path)
+        if status == 200 and body == want:
+            return time.time() - t0
+        if status != 500:
+            fail("%s: %d %r while it was being fixed" % (path, status, body))
+        time.sleep(0.1)
+    fail("%s did not come back within 30 s" % path)
+
+expect_500("/missing", "missing.wasm")
+expect_500("/bad", "bad.wasm")
+expect_500("/broken/", "main.go:", "undefined: nme")
+if get("/hello") != (200, "Hello, world\n"):
+    fail("hello: %r" % (get("/hello"),))
+
+# Fixed by a copy into place (as a deploy would do: write, then rename).
+for name in ("missing/missing.wasm", "bad.wasm"):
+    tmp = os.path.join(d, name + ".tmp")
+    shutil.copyfile(hello, tmp)
+    os.rename(tmp, os.path.join(d, name))
+for path in ("/missing", "/bad"):
+    print("%s loaded %.2f s after the fix" % (path, until_200(path, "Hello, world\n")))
+
+main_go = os.path.join(d, "broken", "main.go")
+src = open(main_go).read()
+open(main_go, "w").write(src.replace("nme)", "name)"))
+print("/broken served %.2f s after the fix" % until_200("/broken/?name=Ada", "Hello, Ada!\n"))
 `
