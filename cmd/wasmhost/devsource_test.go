@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -220,3 +221,32 @@ src = open(main_go).read()
 open(main_go, "w").write(src.replace("nme)", "name)"))
 print("/broken served %.2f s after the fix" % until_200("/broken/?name=Ada", "Hello, Ada!\n"))
 `
+
+// Without debug, check warns when a plugin's path is older than its
+// source, and fails on a source folder that is not there.
+func TestCheckSourceStaleness(t *testing.T) {
+	hello := testutil.Plugin(t, "plugins/examples/hello")
+	dir := t.TempDir()
+	mustMkdir(t, filepath.Join(dir, "src"))
+	writeText(t, filepath.Join(dir, "src", "main.go"), "package main\n")
+	testutil.CopyFile(t, hello, filepath.Join(dir, "p.wasm"))
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "p.wasm"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, "plugin \"p\" {\n  path   = \"p.wasm\"\n  source = \"src\"\n}\n")
+	code, _, stderr := runCLI("check", site)
+	if code != exitOK || !strings.Contains(stderr, "site.hcl:2,") || !strings.Contains(stderr, "older than its source") {
+		t.Errorf("check with a stale plugin: exit %d, stderr %q; want 0 and a warning at the path", code, stderr)
+	}
+	now := time.Now()
+	os.Chtimes(filepath.Join(dir, "p.wasm"), now, now)
+	if code, _, stderr := runCLI("check", site); code != exitOK || strings.Contains(stderr, "older") {
+		t.Errorf("check with a fresh plugin: exit %d, stderr %q", code, stderr)
+	}
+	writeText(t, site, "plugin \"p\" {\n  path   = \"p.wasm\"\n  source = \"nowhere\"\n}\n")
+	if code, _, stderr := runCLI("check", site); code != exitUsage || !strings.Contains(stderr, "site.hcl:3,") {
+		t.Errorf("check with a missing source folder: exit %d, stderr %q; want 2 and an error at source", code, stderr)
+	}
+}
