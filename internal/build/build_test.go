@@ -81,30 +81,19 @@ func TestBuildDefaultOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The copy gets its own module that points at this repository; its go
-	// line must be at least the repository's, or go asks for a tidy.
+	// The copy gets its own module that requires only the SDK (and the ABI
+	// it needs), from this repository's folders: none of the host's
+	// dependencies, no go.sum.
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	repoMod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLine := "go 1.24"
-	for _, line := range strings.Split(string(repoMod), "\n") {
-		if strings.HasPrefix(line, "go ") {
-			goLine = strings.TrimSpace(line)
-		}
-	}
-	gomod := "module example.com/greeter\n\n" + goLine + "\n\nrequire github.com/wasmhost/wasmhost v0.0.0\n\nreplace github.com/wasmhost/wasmhost => " + repo + "\n"
+	gomod := "module example.com/greeter\n\ngo 1.21\n\n" +
+		"require (\n\tgithub.com/wasmhost/wasmhost/sdk v1.1.0\n\tgithub.com/wasmhost/wasmhost/abi v1.1.0\n)\n\n" +
+		"replace github.com/wasmhost/wasmhost/sdk => " + filepath.Join(repo, "sdk") + "\n" +
+		"replace github.com/wasmhost/wasmhost/abi => " + filepath.Join(repo, "abi") + "\n"
 	writeFile(t, filepath.Join(dir, "go.mod"), gomod)
 	writeFile(t, filepath.Join(dir, "main.go"), string(src))
-	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "go.sum"), string(sum))
 
 	var stderr bytes.Buffer
 	got, err := Build(context.Background(), Options{PkgDir: dir, Stderr: &stderr})
