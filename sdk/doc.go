@@ -25,8 +25,14 @@
 //	wasmhost build --tinygo ./hello   # the same with TinyGo 0.34+
 //
 // which runs `go build -buildmode=c-shared` with GOOS=wasip1 GOARCH=wasm
-// (or `tinygo build -target=wasip1 -buildmode=c-shared`), then mount the
-// .wasm in site.hcl.
+// (or `tinygo build -target=wasip1 -buildmode=c-shared -scheduler=none`:
+// no goroutines in a TinyGo plugin unless another scheduler is asked for),
+// then mount the .wasm in site.hcl. `wasmhost new NAME` starts a module
+// that does all this.
+//
+// This package is a module of its own, standard library only, with a go
+// directive TinyGo 0.34 accepts; its version follows the ABI it speaks
+// (v1.<ABI minor>.x), so requiring it pulls in nothing of the host.
 //
 // # The request
 //
