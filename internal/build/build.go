@@ -4,6 +4,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -95,10 +96,14 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	}
 	cmd.Dir = opt.PkgDir
 	cmd.Stdout = orDiscard(opt.Stdout)
-	cmd.Stderr = orDiscard(opt.Stderr)
+	var output bytes.Buffer // kept to explain a failure the compiler words obscurely
+	cmd.Stderr = io.MultiWriter(orDiscard(opt.Stderr), &output)
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
+		}
+		if !opt.TinyGo && strings.Contains(output.String(), "-buildmode=c-shared not supported on wasip1") {
+			return "", fmt.Errorf("build %s: the go command first in PATH is older than Go 1.24, the first that builds wasip1 plugins (-buildmode=c-shared); put a newer Go first in PATH, or build with --tinygo", opt.PkgDir)
 		}
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
