@@ -72,7 +72,7 @@ func Create(dir string) error {
 		}
 	}
 	for sub, src := range map[string]fs.FS{"sdk": sdk.Source, "abi": abi.Source} {
-		if err := WriteModule(filepath.Join(dir, ModulesDir, sub), src); err != nil {
+		if err := writeModule(filepath.Join(dir, ModulesDir, sub), src); err != nil {
 			return fmt.Errorf("new %s: %w", dir, err)
 		}
 	}
@@ -91,9 +91,9 @@ func writeTemplate(path, name string, data any) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// WriteModule writes an embedded module's files into dir, leaving out its
+// writeModule writes an embedded module's files into dir, leaving out its
 // tests (they belong to the module's own repository, not to a copy).
-func WriteModule(dir string, src fs.FS) error {
+func writeModule(dir string, src fs.FS) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
