@@ -95,9 +95,14 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	}
 	cmd.Dir = opt.PkgDir
-	cmd.Stdout = orDiscard(opt.Stdout)
 	var output bytes.Buffer // kept to explain a failure the compiler words obscurely
+	cmd.Stdout = orDiscard(opt.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(opt.Stderr), &output)
+	if opt.Stdout == opt.Stderr {
+		// One writer for both, so exec writes to it from one goroutine:
+		// a bytes.Buffer shared by two would lose output.
+		cmd.Stdout = cmd.Stderr
+	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())

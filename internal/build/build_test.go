@@ -204,3 +204,18 @@ func TestParseTinyGoVersion(t *testing.T) {
 		}
 	}
 }
+
+// A caller that collects stdout and stderr in one buffer gets the compiler's
+// messages (exec must not write to it from two goroutines).
+func TestBuildErrorOutputInOneBuffer(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "go.mod"), "module broken\n\ngo 1.21\n")
+	writeFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() { undefinedThing() }\n")
+	var out bytes.Buffer
+	if _, err := Build(context.Background(), Options{PkgDir: dir, Stdout: &out, Stderr: &out}); err == nil {
+		t.Fatal("a package that does not compile built")
+	}
+	if !strings.Contains(out.String(), "main.go:3:") || !strings.Contains(out.String(), "undefinedThing") {
+		t.Errorf("compiler output %q lacks main.go:3: and the message", out.String())
+	}
+}
