@@ -4,12 +4,16 @@ BIN      := bin/wasmhost
 EXAMPLES := hello hellogw environ echo stream site
 SITE     ?= plugins/examples/site.hcl
 
-.PHONY: all build plugins run check deps test fuzz vet fmt-check bench clean
+.PHONY: all build install plugins run check deps test test-modules fuzz vet fmt-check bench clean
 
 all: build plugins
 
 build:
 	$(GO) build -o $(BIN) ./cmd/wasmhost
+
+# Puts wasmhost in $(go env GOPATH)/bin (add that folder to PATH).
+install:
+	$(GO) install ./cmd/wasmhost
 
 # Example plugins are built, never committed.
 plugins: build
@@ -24,9 +28,14 @@ check: plugins
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists unformatted files:"; echo "$$out"; exit 1; fi
 
+# The SDK and the ABI are modules of their own: ./... from the root does not
+# reach them, so they are vetted and tested in their folders.
+MODULES := sdk abi
+
 vet:
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./plugins/...
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
 
 # Tests build the plugins they need themselves (internal/testutil); the
 # Debian packages they drive (nginx, chromium, curl) come from .ci/deps.
@@ -37,8 +46,11 @@ deps:
 # servers under load and assert latency bounds from the issues (a swap
 # visible within 1 s, a stopped guest within 1 s); on a 2-core machine two of
 # them at once would measure each other.
-test: deps fmt-check vet
+test: deps fmt-check vet test-modules
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
+
+test-modules:
+	@for m in $(MODULES); do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 # A few seconds of each fuzz target beyond its seed corpus (which make test
 # runs). FUZZTIME=1m make fuzz for longer.

@@ -10,6 +10,8 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/samyfodil/wazy v0.8.0
 	github.com/tetratelabs/wazero v1.12.0
+	github.com/wasmhost/wasmhost/abi v1.1.0
+	github.com/wasmhost/wasmhost/sdk v1.1.0
 	github.com/zclconf/go-cty v1.16.3
 	golang.org/x/sys v0.49.0
 	modernc.org/sqlite v1.62.0
@@ -37,4 +39,12 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
+)
+
+// The SDK and the ABI are modules of their own (so a plugin's module does
+// not inherit the host's dependencies); the host and the examples use the
+// copies in this repository.
+replace (
+	github.com/wasmhost/wasmhost/abi => ./abi
+	github.com/wasmhost/wasmhost/sdk => ./sdk
 )

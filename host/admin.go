@@ -67,13 +67,12 @@ func (s *Server) pluginStatuses() []pluginStatus {
 		st := pluginStatus{
 			name:         mp.cfg.Name,
 			path:         mp.cfg.Path,
-			version:      lv.plugin.Version,
-			engine:       lv.plugin.Engine,
-			loadedAt:     lv.plugin.LoadedAt,
 			swaps:        mp.totals.swaps.Load(),
 			swapFailures: mp.totals.swapFailures.Load(),
-			instancesCap: lv.plugin.Instances(),
 			stats:        mp.stats(),
+		}
+		if p := lv.plugin; p != nil {
+			st.version, st.engine, st.loadedAt, st.instancesCap = p.Version, p.Engine, p.LoadedAt, p.Instances()
 		}
 		if e := mp.lastError.Load(); e != nil {
 			st.lastError = *e

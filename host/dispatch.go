@@ -42,6 +42,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mp := rt.plugin
+	if msg, down := mp.unavailable(); down {
+		s.serveFailure(w, r, &c, start, mp.cfg.Name, msg)
+		return
+	}
 	if r.ContentLength > cfg.MaxBodySize {
 		s.plainError(w, r, &c, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
 		return

@@ -49,13 +49,13 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	defer mp.swapMu.Unlock()
 	start := time.Now()
 	old := mp.current.Load()
-	res := SwapResult{Plugin: mp.cfg.Name, Version: old.plugin.Version}
+	res := SwapResult{Plugin: mp.cfg.Name, Version: old.version()}
 	if mp.retired {
 		res.Error = "the plugin was removed or the server is shutting down"
 		return res
 	}
 	sum, err := fileSHA256(mp.cfg.Path)
-	if err == nil && sum == old.plugin.SHA256 {
+	if err == nil && old.plugin != nil && sum == old.plugin.SHA256 {
 		return res // rewritten or touched with the same bytes: nothing to do
 	}
 	var lp *loader.Plugin
@@ -65,7 +65,7 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 		err = &loader.LoadError{Plugin: mp.cfg.Name, Path: mp.cfg.Path, Err: err}
 	}
 	res.TookMS = time.Since(start).Milliseconds()
-	if err == nil && lp.SHA256 == old.plugin.SHA256 {
+	if err == nil && old.plugin != nil && lp.SHA256 == old.plugin.SHA256 {
 		// The file changed back between the hash above and the load: the
 		// version is what was loaded, not what was hashed.
 		lp.Close()
@@ -76,15 +76,15 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 		mp.lastError.Store(&msg)
 		mp.totals.swapFailures.Add(1)
 		res.Error = msg
-		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.plugin.Version)
+		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.version())
 		return res
 	}
 	mp.replace(s.wrap(mp, lp))
-	old.plugin.Close() // drains: requests in flight finish on it
+	old.close() // drains: requests in flight finish on it
 	mp.lastError.Store(nil)
 	mp.totals.swaps.Add(1)
 	res.Version, res.Swapped = lp.Version, true
-	mp.log.Info("swapped", "reason", reason, "from", old.plugin.Version, "to", lp.Version,
+	mp.log.Info("swapped", "reason", reason, "from", old.version(), "to", lp.Version,
 		"took", time.Since(start).Round(time.Millisecond))
 	return res
 }

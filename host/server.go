@@ -100,11 +100,25 @@ type mountedPlugin struct {
 	// every version of it (services.go).
 	services  *pluginServices
 	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
+	failure   atomic.Pointer[string] // set: requests get this error page (SetPluginFailure)
 }
 
 type loadedVersion struct {
-	plugin *loader.Plugin
-	fixed  []byte // pre-encoded environ entries for this version
+	plugin *loader.Plugin // nil for a plugin that failed to load at a debug start
+	fixed  []byte         // pre-encoded environ entries for this version
+}
+
+func (lv *loadedVersion) close() {
+	if lv.plugin != nil {
+		lv.plugin.Close()
+	}
+}
+
+func (lv *loadedVersion) version() string {
+	if lv.plugin == nil {
+		return ""
+	}
+	return lv.plugin.Version
 }
 
 // New loads every plugin of the site. If any fails, the others are closed
@@ -180,12 +194,21 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		cfg := LoaderConfig(pc)
 		cfg.Services = svc
 		lp, err := s.loader.Load(ctx, cfg)
-		if err != nil {
+		if err != nil && !site.Server.Debug {
 			errs = append(errs, err)
 			continue
 		}
 		mp := &mountedPlugin{cfg: pc, log: s.log.Named(pc.Name), totals: s.totalsFor(pc.Name), services: svc}
-		mp.current.Store(s.wrap(mp, lp))
+		if err != nil {
+			// Under debug a plugin that does not load keeps its mount,
+			// which shows why, and loads when its file is fixed.
+			mp.current.Store(&loadedVersion{})
+			msg := err.Error()
+			mp.lastError.Store(&msg)
+			mp.log.Error("plugin did not load; its requests get the error until its file is fixed", "error", msg)
+		} else {
+			mp.current.Store(s.wrap(mp, lp))
+		}
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
 		rs = append(rs, route{mount: pc.Mount, plugin: mp})
@@ -195,7 +218,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	}
 	if err := errors.Join(errs...); err != nil {
 		for _, mp := range fresh {
-			mp.current.Load().plugin.Close()
+			mp.current.Load().close()
 		}
 		return nil, err
 	}
@@ -270,9 +293,9 @@ func (mp *mountedPlugin) retire() {
 
 func (mp *mountedPlugin) retireLocked() {
 	mp.retired = true
-	cur := mp.current.Load().plugin
-	mp.totals.drain(cur)
-	cur.Close()
+	cur := mp.current.Load()
+	mp.totals.drain(cur.plugin)
+	cur.close()
 }
 
 func (s *Server) closeState(st *siteState) {

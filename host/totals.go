@@ -54,7 +54,7 @@ func (t *pluginTotals) drain(p *loader.Plugin) {
 }
 
 func (t *pluginTotals) drainLocked(p *loader.Plugin) {
-	if !slices.Contains(t.draining, p) {
+	if p != nil && !slices.Contains(t.draining, p) {
 		t.draining = append(t.draining, p)
 	}
 }
@@ -81,6 +81,11 @@ func (mp *mountedPlugin) stats() loader.Stats {
 	}
 	clear(t.draining[len(kept):])
 	t.draining = kept
+	if cur == nil {
+		// Under debug, a plugin that does not load serves its error: no
+		// instances, only the counters of the versions before.
+		return sum
+	}
 	st := cur.Stats()
 	if slices.Contains(t.draining, cur) || cur.Drained() {
 		st.Live, st.Idle, st.Busy = 0, 0, 0

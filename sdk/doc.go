@@ -25,8 +25,14 @@
 //	wasmhost build --tinygo ./hello   # the same with TinyGo 0.34+
 //
 // which runs `go build -buildmode=c-shared` with GOOS=wasip1 GOARCH=wasm
-// (or `tinygo build -target=wasip1 -buildmode=c-shared`), then mount the
-// .wasm in site.hcl.
+// (or `tinygo build -target=wasip1 -buildmode=c-shared -scheduler=none`:
+// no goroutines in a TinyGo plugin unless another scheduler is asked for),
+// then mount the .wasm in site.hcl. `wasmhost new NAME` starts a module
+// that does all this.
+//
+// This package is a module of its own, standard library only, with a go
+// directive TinyGo 0.34 accepts; its version follows the ABI it speaks
+// (v1.<ABI minor>.x), so requiring it pulls in nothing of the host.
 //
 // # The request
 //
@@ -40,7 +46,8 @@
 //     included.
 //   - r.Host is the Host header; r.RemoteAddr is "REMOTE_ADDR:REMOTE_PORT";
 //     r.TLS is non-nil when the client connected over HTTPS (after the
-//     server's xheaders handling), but only HandshakeComplete is set: the
+//     server's xheaders handling), but only HandshakeComplete is set (and
+//     not even that with TinyGo, whose crypto/tls lacks the field): the
 //     host does not pass the TLS details on.
 //   - r.Body streams: each Read asks the host for more, straight into the
 //     caller's slice. A body larger than the server's max_body_size fails
@@ -57,8 +64,9 @@
 //
 // Output is buffered in the plugin and handed to the host in large pieces.
 // A response that is never flushed is sent when the handler returns, with a
-// Content-Length the host computes. Calling Flush (w.(http.Flusher) or
-// http.NewResponseController(w).Flush) sends everything written so far at
+// Content-Length the host computes. Calling Flush (w.(http.Flusher), or
+// http.NewResponseController(w).Flush with standard Go only: TinyGo 0.34's
+// net/http lacks NewResponseController) sends everything written so far at
 // once; the rest of that response is then streamed (chunked in HTTP/1.1).
 // Both bodies can be streamed at the same time, so a handler can echo a
 // large upload in constant memory.

@@ -282,7 +282,7 @@ func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Reques
 	var tlsState *tls.ConnectionState
 	if scheme == "https" {
 		// The host terminates TLS and does not pass its details on.
-		tlsState = &tls.ConnectionState{HandshakeComplete: true}
+		tlsState = terminatedTLS()
 	}
 
 	req := http.Request{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/devbuild"
 	"github.com/wasmhost/wasmhost/loader"
 	"github.com/wasmhost/wasmhost/static"
 )
@@ -41,6 +42,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	defer l.Close(ctx)
 	failed := 0
 	for _, pc := range site.Plugins {
+		if d := sourceDiagnostic(ctx, pc); d != nil {
+			fmt.Fprint(stderr, config.FormatDiagnostics(hcl.Diagnostics{d}))
+			if d.Severity == hcl.DiagError {
+				failed++
+				continue
+			}
+		}
 		p, err := l.Load(ctx, host.LoaderConfig(pc))
 		if err != nil {
 			fmt.Fprintln(stderr, pluginDiagnostic(site, err))
@@ -76,6 +84,25 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", fs.Arg(0))
 	return exitOK
+}
+
+// sourceDiagnostic checks a plugin's source: an error when the folder is
+// not there, a warning when path is missing or older than the sources
+// (without debug nothing rebuilds it).
+func sourceDiagnostic(ctx context.Context, pc config.Plugin) *hcl.Diagnostic {
+	if pc.Source == "" {
+		return nil
+	}
+	src, err := devbuild.FindSources(ctx, pc.Source)
+	if err != nil {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("plugin %q: %v", pc.Name, err), Subject: &pc.SourceRange}
+	}
+	if stale, err := devbuild.Stale(src, pc.Path); err == nil && stale {
+		return &hcl.Diagnostic{Severity: hcl.DiagWarning,
+			Summary: fmt.Sprintf("plugin %q: %s is missing or older than its source; rebuild it: wasmhost build -o %s %s", pc.Name, pc.Path, pc.Path, pc.Source),
+			Subject: &pc.PathRange}
+	}
+	return nil
 }
 
 // loadSite parses a site.hcl and prints its diagnostics (warnings too).

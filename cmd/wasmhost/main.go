@@ -3,6 +3,7 @@
 //	wasmhost run [flags] SITE.hcl     serve the site
 //	wasmhost check SITE.hcl           validate the config and every plugin
 //	wasmhost build [-o OUT.wasm] [--tinygo] PKGDIR
+//	wasmhost new NAME                 create a plugin module
 //	wasmhost version
 //
 // Exit status: 0 success, 1 runtime failure, 2 bad usage or invalid config.
@@ -29,6 +30,7 @@ Usage:
   wasmhost check SITE.hcl           validate the config and every plugin
   wasmhost build [-o OUT.wasm] [--tinygo] PKGDIR
                                     compile a Go handler package to a plugin
+  wasmhost new NAME                 create a plugin module in the folder NAME
   wasmhost version                  print version information
 `
 
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "build":
 		return cmdBuild(args[1:], stdout, stderr)
+	case "new":
+		return cmdNew(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(stdout)
 	case "help", "-h", "-help", "--help":

@@ -164,10 +164,19 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 	}
 	defer l.Close(ctx)
 
+	var sources *devSources
+	if site.Server.Debug {
+		sources = buildSources(ctx, site, log)
+	}
 	srv, err := host.New(ctx, host.Options{Site: site, Loader: l, Logger: log, Version: version.Version})
 	if err != nil {
 		fmt.Fprint(stderr, pluginDiagnostics(site, err))
 		return exitUsage
+	}
+	if sources != nil {
+		watchCtx, stopSources := context.WithCancel(ctx)
+		defer stopSources()
+		sources.attach(watchCtx, srv, log)
 	}
 	adminAddr := ""
 	if site.Admin != nil {

@@ -4,6 +4,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,10 +18,13 @@ import (
 
 // Options says what to build and how.
 type Options struct {
-	PkgDir  string // the handler package folder
-	Output  string // "" → PkgDir/<base name of PkgDir>.wasm
-	TinyGo  bool
-	LDFlags string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
+	PkgDir string // the handler package folder
+	Output string // "" → PkgDir/<base name of PkgDir>.wasm
+	TinyGo bool
+	// TinyGoScheduler is TinyGo's -scheduler; "" means "none" (see
+	// DefaultTinyGoScheduler).
+	TinyGoScheduler string
+	LDFlags         string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
 	// BeforeInstall, if set, runs on the finished module before it is
 	// renamed into place (wasmhost build compiles it into the cache there,
 	// so a server watching the output swaps it in without compiling).
@@ -28,9 +32,12 @@ type Options struct {
 	Stdout, Stderr io.Writer // compiler output goes here
 }
 
-// tinygoHelp is appended to the error when TinyGo is asked for but absent.
-const tinygoHelp = "install TinyGo 0.34 or later (https://tinygo.org/getting-started/install/) " +
-	"and make sure tinygo is in PATH, or build with standard Go (omit --tinygo)"
+// DefaultTinyGoScheduler is the TinyGo scheduler plugins get unless asked
+// otherwise. With "none" a plugin cannot start goroutines (a go statement
+// fails to compile: "attempted to start a goroutine without a scheduler"),
+// but a request costs what it costs with standard Go; TinyGo's default
+// scheduler (asyncify) made a hello request some 70 times slower.
+const DefaultTinyGoScheduler = "none"
 
 // Build compiles the package to a plugin and returns the output path.
 //
@@ -48,11 +55,7 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	}
 	out := opt.Output
 	if out == "" {
-		abs, err := filepath.Abs(opt.PkgDir)
-		if err != nil {
-			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
-		}
-		out = filepath.Join(opt.PkgDir, filepath.Base(abs)+".wasm")
+		out = DefaultOutput(opt.PkgDir)
 	}
 	// The compiler runs in PkgDir, so it must get an absolute output path.
 	absOut, err := filepath.Abs(out)
@@ -67,11 +70,15 @@ func Build(ctx context.Context, opt Options) (string, error) {
 
 	var cmd *exec.Cmd
 	if opt.TinyGo {
-		tinygo, err := exec.LookPath("tinygo")
+		tinygo, err := findTinyGo(ctx)
 		if err != nil {
-			return "", fmt.Errorf("build %s: tinygo not found in PATH: %s", opt.PkgDir, tinygoHelp)
+			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 		}
-		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-o", tmpOut, ".")
+		sched := opt.TinyGoScheduler
+		if sched == "" {
+			sched = DefaultTinyGoScheduler
+		}
+		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-scheduler="+sched, "-o", tmpOut, ".")
 		cmd.Env = os.Environ()
 	} else {
 		goTool, err := exec.LookPath("go")
@@ -88,12 +95,24 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	}
 	cmd.Dir = opt.PkgDir
+	var output bytes.Buffer // kept to explain a failure the compiler words obscurely
 	cmd.Stdout = orDiscard(opt.Stdout)
-	cmd.Stderr = orDiscard(opt.Stderr)
+	cmd.Stderr = io.MultiWriter(orDiscard(opt.Stderr), &output)
+	if opt.Stdout == opt.Stderr {
+		// One writer for both, so exec writes to it from one goroutine:
+		// a bytes.Buffer shared by two would lose output.
+		cmd.Stdout = cmd.Stderr
+	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("build %s: %w", opt.PkgDir, ctx.Err())
 		}
+		if !opt.TinyGo && strings.Contains(output.String(), "-buildmode=c-shared not supported on wasip1") {
+			return "", fmt.Errorf("build %s: the go command first in PATH is older than Go 1.24, the first that builds wasip1 plugins (-buildmode=c-shared); put a newer Go first in PATH, or build with --tinygo", opt.PkgDir)
+		}
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
+	}
+	if err := checkRegistered(ctx, tmpOut); err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	if opt.BeforeInstall != nil {
@@ -105,6 +124,16 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	return out, nil
+}
+
+// DefaultOutput is where a package's plugin goes without -o:
+// PkgDir/<folder name>.wasm.
+func DefaultOutput(pkgDir string) string {
+	abs, err := filepath.Abs(pkgDir)
+	if err != nil {
+		abs = pkgDir
+	}
+	return filepath.Join(pkgDir, filepath.Base(abs)+".wasm")
 }
 
 // checkPkgDir catches the mistakes the compiler would report obscurely.

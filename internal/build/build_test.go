@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,30 +81,19 @@ func TestBuildDefaultOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The copy gets its own module that points at this repository; its go
-	// line must be at least the repository's, or go asks for a tidy.
+	// The copy gets its own module that requires only the SDK (and the ABI
+	// it needs), from this repository's folders: none of the host's
+	// dependencies, no go.sum.
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	repoMod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLine := "go 1.24"
-	for _, line := range strings.Split(string(repoMod), "\n") {
-		if strings.HasPrefix(line, "go ") {
-			goLine = strings.TrimSpace(line)
-		}
-	}
-	gomod := "module example.com/greeter\n\n" + goLine + "\n\nrequire github.com/wasmhost/wasmhost v0.0.0\n\nreplace github.com/wasmhost/wasmhost => " + repo + "\n"
+	gomod := "module example.com/greeter\n\ngo 1.21\n\n" +
+		"require (\n\tgithub.com/wasmhost/wasmhost/sdk v1.1.0\n\tgithub.com/wasmhost/wasmhost/abi v1.1.0\n)\n\n" +
+		"replace github.com/wasmhost/wasmhost/sdk => " + filepath.Join(repo, "sdk") + "\n" +
+		"replace github.com/wasmhost/wasmhost/abi => " + filepath.Join(repo, "abi") + "\n"
 	writeFile(t, filepath.Join(dir, "go.mod"), gomod)
 	writeFile(t, filepath.Join(dir, "main.go"), string(src))
-	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "go.sum"), string(sum))
 
 	var stderr bytes.Buffer
 	got, err := Build(context.Background(), Options{PkgDir: dir, Stderr: &stderr})
@@ -176,5 +166,56 @@ func TestBuildMissingTools(t *testing.T) {
 	_, err = Build(context.Background(), Options{PkgDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "go command was not found") {
 		t.Errorf("go missing: error %v", err)
+	}
+}
+
+func TestBuildWithoutHandlerFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a wasm module")
+	}
+	out := filepath.Join(t.TempDir(), "nohandler.wasm")
+	var stderr bytes.Buffer
+	_, err := Build(context.Background(), Options{PkgDir: filepath.Join("testdata", "nohandler"), Output: out, Stderr: &stderr})
+	if !errors.Is(err, ErrNoHandler) {
+		t.Fatalf("Build of a package without sdk.Handle: err = %v, want ErrNoHandler\n%s", err, stderr.String())
+	}
+	if !strings.Contains(err.Error(), "sdk.Handle") || !strings.Contains(err.Error(), "nohandler") {
+		t.Errorf("error %q should name the package and sdk.Handle", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed build left %s behind (stat: %v)", out, err)
+	}
+}
+
+func TestParseTinyGoVersion(t *testing.T) {
+	for _, c := range []struct {
+		in           string
+		major, minor int
+		ok           bool
+	}{
+		{"tinygo version 0.34.0-dev-6e6507bf linux/amd64 (using go version go1.23.12 and LLVM version 16.0.6)", 0, 34, true},
+		{"tinygo version 0.33.0 linux/amd64", 0, 33, true},
+		{"tinygo version 1.2.3", 1, 2, true},
+		{"go version go1.26", 0, 0, false},
+	} {
+		major, minor, ok := parseTinyGoVersion(c.in)
+		if major != c.major || minor != c.minor || ok != c.ok {
+			t.Errorf("parseTinyGoVersion(%q) = %d, %d, %v; want %d, %d, %v", c.in, major, minor, ok, c.major, c.minor, c.ok)
+		}
+	}
+}
+
+// A caller that collects stdout and stderr in one buffer gets the compiler's
+// messages (exec must not write to it from two goroutines).
+func TestBuildErrorOutputInOneBuffer(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "go.mod"), "module broken\n\ngo 1.21\n")
+	writeFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() { undefinedThing() }\n")
+	var out bytes.Buffer
+	if _, err := Build(context.Background(), Options{PkgDir: dir, Stdout: &out, Stderr: &out}); err == nil {
+		t.Fatal("a package that does not compile built")
+	}
+	if !strings.Contains(out.String(), "main.go:3:") || !strings.Contains(out.String(), "undefinedThing") {
+		t.Errorf("compiler output %q lacks main.go:3: and the message", out.String())
 	}
 }

@@ -319,6 +319,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
 		{Name: "engine"},
 		{Name: "kv"}, {Name: "allowed_hosts"},
+		{Name: "source"},
 	},
 }
 
@@ -360,6 +361,13 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	} else {
 		d.errorf(b.DefRange, "Missing required argument",
 			"The %s block needs path = \"....wasm\" (relative to the site.hcl folder).", what)
+	}
+
+	if a := attrs["source"]; a != nil {
+		p.SourceRange = a.Expr.Range()
+		if v, ok := d.path(a.Expr, what+" source"); ok {
+			p.Source = v
+		}
 	}
 
 	mountRange := b.DefRange

@@ -149,6 +149,8 @@ type Plugin struct {
 	AllowedHosts outbound.Rules    // allowed_hosts: outbound HTTP destinations; none by default
 	Range        hcl.Range         // the plugin block's DefRange
 	PathRange    hcl.Range         // the path expression's range
+	Source       string            // absolute folder of the Go package that builds Path; "" if not set
+	SourceRange  hcl.Range         // the source expression's range
 }
 
 // Dir grants a plugin access to a host folder, seen by the guest at Guest.

@@ -37,7 +37,9 @@ func stream(w http.ResponseWriter, r *http.Request) {
 	delay := time.Duration(ms) * time.Millisecond
 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	rc := http.NewResponseController(w)
+	// w.(http.Flusher) rather than http.NewResponseController, which TinyGo
+	// 0.34's net/http lacks; a client that has gone shows in the next Write.
+	flusher, _ := w.(http.Flusher)
 	line := make([]byte, 0, 32)
 	for i := 1; i <= n; i++ {
 		if i > 1 {
@@ -49,8 +51,8 @@ func stream(w http.ResponseWriter, r *http.Request) {
 		if _, err := w.Write(line); err != nil {
 			return // the client has gone: stop working for nobody
 		}
-		if err := rc.Flush(); err != nil {
-			return
+		if flusher != nil {
+			flusher.Flush()
 		}
 	}
 }
