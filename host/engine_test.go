@@ -3,13 +3,16 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 	"github.com/wasmhost/wasmhost/loader"
@@ -113,5 +116,35 @@ func testGatewayHello(t *testing.T, engine string) {
 	}
 	if st := s.srv.Plugin("hellogw").Stats(); st.Created != 1 || st.Traps != 0 {
 		t.Errorf("stats %+v: want one instance serving every request", st)
+	}
+}
+
+// TestServeAfterShutdownReturns: a Shutdown that comes before Serve has
+// started its listeners (a test or a signal right at startup) still stops
+// it; it used to leave that listener served forever.
+func TestServeAfterShutdownReturns(t *testing.T) {
+	cfg, _ := config.Parse([]byte(`server {}`), filepath.Join(t.TempDir(), "site.hcl"))
+	l, err := loader.New(loader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := host.New(context.Background(), host.Options{Site: cfg, Loader: l, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve([]net.Listener{ln}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve after Shutdown still serving after 10s")
 	}
 }

@@ -71,6 +71,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
+	stopped bool // Shutdown has begun: Serve starts no more servers
 }
 
 // siteState is one version of the site: its config, plugins and routes.
@@ -317,8 +318,18 @@ func (s *Server) Serve(listeners []net.Listener) error {
 	for i, ln := range listeners {
 		srv := s.httpServer()
 		s.mu.Lock()
-		s.servers = append(s.servers, srv)
+		stopped := s.stopped
+		if !stopped {
+			s.servers = append(s.servers, srv)
+		}
 		s.mu.Unlock()
+		if stopped {
+			// Shutdown ran before this listener was served, so nothing
+			// would ever shut srv down: do not start it.
+			ln.Close()
+			errc <- nil
+			continue
+		}
 		useTLS := s.cert != nil && (i >= len(listenTLS) || listenTLS[i])
 		go func(ln net.Listener) {
 			var err error
@@ -361,6 +372,7 @@ func (s *Server) httpServer() *http.Server {
 // ctx ends, then closes what remains and every plugin.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.stopped = true
 	servers := s.servers
 	s.mu.Unlock()
 	var wg sync.WaitGroup
