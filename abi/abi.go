@@ -25,7 +25,7 @@ package abi
 // add imports, so an older guest never imports something a newer host lacks.
 const (
 	VersionMajor = 1
-	VersionMinor = 1
+	VersionMinor = 2
 )
 
 // PackVersion encodes a version the way ExportABIVersion returns it.
@@ -138,6 +138,8 @@ const (
 var Imports = []string{
 	ImportEnvironGet, ImportBodyRead, ImportStartResponse,
 	ImportBodyWrite, ImportBodyFlush, ImportLog, ImportStaticURL,
+	ImportNextStart, ImportNextWait, ImportNextRead, ImportNextBody,
+	ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
 }
 
 // Log levels for ImportLog.
@@ -156,6 +158,8 @@ const (
 	ErrBodyTooLarge = -4 // the request body exceeds the server's max_body_size
 	ErrIO           = -5 // the request body could not be read (e.g. malformed chunking)
 	ErrLength       = -6 // writing more than the declared Content-Length
+	ErrDownstream   = -7 // (1.2) the rest of the chain failed after its response began
+	ErrUnavailable  = -8 // (1.2) the service is not configured (no cookie_secret, no xsrf middleware)
 )
 
 // ErrnoString names an Errno for messages.
@@ -173,6 +177,10 @@ func ErrnoString(e int32) string {
 		return "request body read error"
 	case ErrLength:
 		return "body longer than its Content-Length"
+	case ErrDownstream:
+		return "the rest of the chain failed"
+	case ErrUnavailable:
+		return "not configured on this site"
 	}
 	return "unknown error"
 }

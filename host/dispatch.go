@@ -65,6 +65,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
+	if ch := st.chains[mp]; ch != nil {
+		// Through its middleware (chain.go); the deadline covers every link.
+		err := s.serveChain(ctx, ch, ex, r, &c, scriptName, pathInfo, flags)
+		cancel()
+		s.finish(w, r, ex, mp, err, start)
+		return
+	}
 	var err error
 	for attempt := 0; ; attempt++ {
 		lv := mp.current.Load()

@@ -67,7 +67,8 @@ type siteState struct {
 	site    *config.Site
 	routes  *routes
 	plugins []*mountedPlugin
-	static  *static.Handler // nil without a static block
+	static  *static.Handler           // nil without a static block
+	chains  map[*mountedPlugin]*chain // plugins served through middleware
 }
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the
@@ -160,6 +161,9 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
 		rs = append(rs, route{mount: pc.Mount, plugin: mp})
+	}
+	if len(errs) == 0 {
+		errs = append(errs, s.newChains(st))
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.newStatic(st))

@@ -62,6 +62,7 @@ type Plugin struct {
 	// ABIMajor and ABIMinor are the ABI version the guest was built against.
 	ABIMajor, ABIMinor uint16
 	Interpreted        bool
+	Kind               Kind // handler or middleware, as the module says
 
 	cfg           Config
 	log           hclog.Logger
@@ -180,6 +181,10 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		inst.close()
 		return nil, err
 	}
+	if p.Kind, err = readKind(ctx, inst); err != nil {
+		inst.close()
+		return nil, err
+	}
 	p.initialMemory = uint64(inst.mem.Size())
 	p.retireAt = retireThreshold(inst.mem.Size(), cfg.MemoryLimit)
 	p.pool.slots <- struct{}{}
@@ -189,7 +194,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.pool.maxLive.Store(1)
 	p.pool.idle <- inst
 	ok = true
-	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
+	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "kind", p.Kind, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
 	return p, nil
 }

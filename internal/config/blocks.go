@@ -20,7 +20,8 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
 		{Name: "max_body_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
-		{Name: "max_url_length"},
+		{Name: "max_url_length"}, {Name: "cookie_secret"}, {Name: "cookie_secret_previous"},
+		{Name: "cookie_max_age"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -42,6 +43,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		MaxURLLength:      DefaultMaxURLLength,
+		CookieMaxAge:      DefaultCookieMaxAge,
 	}
 	if b == nil {
 		s.CompilationCache = true
@@ -123,6 +125,8 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			}
 		}
 	}
+
+	d.decodeCookieSettings(attrs)
 
 	var tlsBlock *hcl.Block
 	for _, tb := range content.Blocks {
@@ -307,6 +311,7 @@ var pluginSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, {Name: "mount"}, {Name: "instances"},
 		{Name: "timeout"}, {Name: "memory_limit"}, {Name: "env"}, {Name: "dirs"},
+		{Name: "middleware"},
 	},
 }
 
@@ -350,8 +355,9 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	}
 
 	mountRange := b.DefRange
-	mountOK := true
+	mountOK := attrs["mount"] != nil // an absent mount is settled once every list is known (chains.go)
 	if a := attrs["mount"]; a != nil {
+		p.MountSet = true
 		mountRange = a.Expr.Range()
 		v, ok := d.str(a.Expr, what+" mount")
 		if ok {
@@ -424,6 +430,10 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	if a := attrs["dirs"]; a != nil {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
+	if a := attrs["middleware"]; a != nil {
+		d.middlewareList(&p, a.Expr, what)
+	}
+	p.MountRange = mountRange
 	return p, len(d.diags.Errs()) == before
 }
 

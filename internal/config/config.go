@@ -54,13 +54,14 @@ const (
 	DefaultStaticPath      = "static"
 	DefaultStaticURLPrefix = "/static/"
 
-	DefaultMount       = "/"
-	DefaultInstances   = 16
-	MaxInstances       = 10000
-	DefaultTimeout     = 10 * time.Second
-	DefaultMemoryLimit = 128 << 20
-	MinMemoryLimit     = 4 << 20
-	MaxMemoryLimit     = 4 << 30 // the wasm32 address space
+	DefaultMount        = "/"
+	DefaultCookieMaxAge = 744 * time.Hour // 31 days, as Tornado's secure cookies
+	DefaultInstances    = 16
+	MaxInstances        = 10000
+	DefaultTimeout      = 10 * time.Second
+	DefaultMemoryLimit  = 128 << 20
+	MinMemoryLimit      = 4 << 20
+	MaxMemoryLimit      = 4 << 30 // the wasm32 address space
 )
 
 // DefaultTrustedProxies returns the loopback prefixes trusted for X- headers
@@ -106,6 +107,9 @@ type Server struct {
 	IdleTimeout       time.Duration  // idle_timeout
 	MaxHeaderBytes    int64          // max_header_bytes
 	MaxURLLength      int64          // max_url_length: longer request-targets get 414
+	CookieSecret      Secret         // cookie_secret: signs cookies; "" = no signed cookies
+	CookieSecretPrev  Secret         // cookie_secret_previous: still accepted when verifying
+	CookieMaxAge      time.Duration  // cookie_max_age: oldest signed value accepted
 	TLS               *TLS           // nil without a tls block
 	CompilationCache  bool           // not a setting: debug mode disables the compilation cache
 }
@@ -133,6 +137,19 @@ type Plugin struct {
 	Dirs        []Dir             // dirs: folders the guest may open; none by default
 	Range       hcl.Range         // the plugin block's DefRange
 	PathRange   hcl.Range         // the path expression's range
+
+	// Mount is "" for a plugin that is only used in chains: one without a
+	// mount that some middleware list names.
+	MountSet   bool      // mount was given
+	MountRange hcl.Range // the mount expression, or the block header without one
+	// Middleware is the plugin's middleware list as written (plugin names
+	// or built-in names), outermost first, with each element's range.
+	Middleware       []string
+	MiddlewareRanges []hcl.Range
+	// Chain is the middleware a request to this plugin goes through,
+	// outermost first: Middleware with each middleware plugin's own chain
+	// put in front of it.
+	Chain []string
 }
 
 // Dir grants a plugin access to a host folder, seen by the guest at Guest.
@@ -242,6 +259,7 @@ func (d *decoder) decodeFile(body hcl.Body) {
 			d.site.Plugins = append(d.site.Plugins, p)
 		}
 	}
+	d.resolveChains()
 	if len(plugins) == 0 {
 		start := hcl.Range{Filename: d.filename(body), Start: hcl.InitialPos, End: hcl.InitialPos}
 		d.diags = append(d.diags, &hcl.Diagnostic{

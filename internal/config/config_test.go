@@ -72,6 +72,7 @@ func defaultServer() Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		MaxURLLength:      8 << 10,
+		CookieMaxAge:      744 * time.Hour,
 		CompilationCache:  true,
 	}
 }
@@ -136,6 +137,7 @@ func TestContractExample(t *testing.T) {
 			Timeout:     10 * time.Second,
 			MemoryLimit: 128 << 20,
 			Env:         map[string]string{"GREETING": "hi"},
+			MountSet:    true,
 		}},
 		explicitServeTraceback: true,
 		explicitHashCache:      true,
@@ -150,7 +152,7 @@ func TestContractExample(t *testing.T) {
 	if r := p.PathRange; r.Start.Line != 27 || r.Start.Column != 18 || r.End.Column != 53 {
 		t.Errorf("plugin PathRange %s", r)
 	}
-	got.Plugins[0].Range, got.Plugins[0].PathRange = hcl.Range{}, hcl.Range{}
+	got.Plugins[0].Range, got.Plugins[0].PathRange, got.Plugins[0].MountRange = hcl.Range{}, hcl.Range{}, hcl.Range{}
 	if !reflect.DeepEqual(&got, want) {
 		t.Errorf("site\n got %+v\nwant %+v", got, *want)
 	}
