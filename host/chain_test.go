@@ -87,6 +87,18 @@ plugin "status" {
 	if resp.StatusCode != 201 || !strings.HasPrefix(body, "app text for 201") || resp.Header.Get("Set-Cookie") == "" {
 		t.Errorf("a 201 from the app = %d %q %v, want it untouched with the cookie", resp.StatusCode, body, resp.Header)
 	}
+
+	// /status and /metrics show each link.
+	links := s.srv.Status().Chains["status"]
+	if len(links) != 3 || links[0].Name != "errorpage" || links[1].Name != "cookie" || links[2].Name != "status" ||
+		links[0].Requests != 2 || links[2].Requests != 2 || links[0].TimeMS < links[2].TimeMS {
+		t.Errorf("/status chains[status] = %+v, want errorpage, cookie, status with 2 requests each, outer time including inner", links)
+	}
+	metrics := httptestServer(t, s.srv.AdminHandler())
+	_, text := fetch(t, http.DefaultClient, "GET", metrics+"/metrics", nil)
+	if !strings.Contains(text, `wasmhost_link_requests_total{worker="0",plugin="status",link="cookie",position="1"} 2`) {
+		t.Errorf("/metrics lacks the per-link request count:\n%s", text)
+	}
 }
 
 func TestChainAuthAnswersAlone(t *testing.T) {

@@ -162,4 +162,5 @@ func (s *Server) writeMetrics(w io.Writer) {
 			p.sample(f.name, f.value(st), append([]string{"plugin", st.name}, f.labels...)...)
 		}
 	}
+	s.writeChainMetrics(p)
 }

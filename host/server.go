@@ -165,7 +165,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	if len(errs) == 0 {
 		errs = append(errs, s.newChains(st))
 	}
-	if len(errs) == 0 {
+	if errors.Join(errs...) == nil {
 		errs = append(errs, s.newStatic(st))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -36,8 +36,9 @@ func init() {
 			}
 			w.WriteHeader(code)
 			io.WriteString(w, "<!doctype html><html><body>\n")
-			for i := 0; i < kb*1024/64; i++ {
-				fmt.Fprintf(w, "<p>line %08d of a long page, compressible text.</p>\n", i)
+			for i, n := 0, 0; n < kb<<10; i++ {
+				m, _ := fmt.Fprintf(w, "<p>line %08d of a long page, compressible text.</p>\n", i)
+				n += m
 			}
 			return
 		}
