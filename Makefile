@@ -1,7 +1,7 @@
 # wasmhost: `make run` serves the example site, `make test` runs every test.
 GO       ?= go
 BIN      := bin/wasmhost
-EXAMPLES := hello environ echo stream site
+EXAMPLES := hello environ echo stream site cookie errorpage auth
 SITE     ?= plugins/examples/site.hcl
 
 .PHONY: all build plugins run check deps test fuzz vet fmt-check bench clean
