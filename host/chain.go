@@ -79,6 +79,9 @@ type chainCall struct {
 	maxBody    int64
 	traceback  bool
 	xsrf       []byte // the request's XSRF token, once the xsrf built-in has run
+	// tooLarge: a body a middleware supplied passed max_body_size; the
+	// answer must then not look complete (see Server.finish).
+	tooLarge atomic.Bool
 }
 
 // linkRequest is the request as one link sees it.
@@ -113,7 +116,11 @@ func (s *Server) serveChain(ctx context.Context, ch *chain, ex *exchange, r *htt
 	if flags&abi.FlagHasBody != 0 {
 		req.body = &lockedBody{src: ex}
 	}
-	return ch.serveAt(ctx, call, 0, req, ex)
+	err := ch.serveAt(ctx, call, 0, req, ex)
+	if call.tooLarge.Load() {
+		ex.tooLarge = true
+	}
+	return err
 }
 
 // serveAt runs the chain from link i.

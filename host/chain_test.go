@@ -101,6 +101,28 @@ plugin "status" {
 	}
 }
 
+func TestChainEnviron(t *testing.T) {
+	s := startSite(t, twoMiddleware+`
+plugin "environ" {
+  path       = "{{environ}}"
+  mount      = "/env"
+  middleware = ["mw1", "mw2"]
+}`)
+	if _, body := s.get(t, "/env/a/b?env=mw2"); body != "plugin=mw2 script=/env path=/a/b\n" {
+		t.Errorf("the second middleware's environ: %q", body)
+	}
+	_, body := s.get(t, "/env/a/b?path=mw1&x=1")
+	env := environOf(t, body)
+	for k, want := range map[string]string{
+		"wasmhost.plugin": "environ", "SCRIPT_NAME": "/env", "PATH_INFO": "/rewritten",
+		"QUERY_STRING": "path=mw1&x=1", "REQUEST_URI": "/env/a/b?path=mw1&x=1", "HTTP_X_VIA": "mw1, mw2",
+	} {
+		if env[k] != want {
+			t.Errorf("the app's %s = %q, want %q", k, env[k], want)
+		}
+	}
+}
+
 func TestChainAuthAnswersAlone(t *testing.T) {
 	s := startSite(t, `
 plugin "auth" {
@@ -197,6 +219,17 @@ plugin "echo" {
 		if growth := int64(st.MemoryHighWater) - int64(st.MemoryInitial); growth >= 4<<20 {
 			t.Errorf("%s: guest memory grew by %d bytes, want under 4 MiB", name, growth)
 		}
+	}
+	// A body a middleware supplies is bounded by max_body_size too: the
+	// answer must not look complete.
+	resp, err = http.Post(s.base+"/echo?grow=mw1", "text/plain", strings.NewReader("seed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 && err == nil {
+		t.Errorf("an endless body from a middleware: %d, %d bytes, complete; want 413 or a broken response", resp.StatusCode, len(got))
 	}
 	// A middleware that replaces the body: the echo gets its reader's bytes.
 	resp, err = http.Post(s.base+"/echo?upper=mw2", "text/plain", strings.NewReader(strings.Repeat("shout ", 20000)))

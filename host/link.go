@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -90,7 +91,7 @@ func (lx *linkExchange) NextStart(desc []byte, flags uint32) int32 {
 	switch {
 	case flags&abi.NextHasBody == 0:
 	case flags&abi.NextOwnBody != 0:
-		req.body = &lockedBody{src: &pumpBody{d: d, max: lx.call.maxBody}}
+		req.body = &lockedBody{src: &pumpBody{d: d, max: lx.call.maxBody, tooLarge: &lx.call.tooLarge}}
 	default:
 		req.body = lx.req.body // what is left of this link's own body
 	}
@@ -346,11 +347,12 @@ func (es *eventSink) Flush() int32 {
 // asks the middleware's guest for bytes, straight into the reader's buffer.
 // max_body_size applies to it as to a client's body.
 type pumpBody struct {
-	d     *downstream
-	max   int64
-	total int64
-	err   int32 // sticky end: 0 after EOF, or an errno
-	ended bool
+	d        *downstream
+	max      int64
+	tooLarge *atomic.Bool
+	total    int64
+	err      int32 // sticky end: 0 after EOF, or an errno
+	ended    bool
 }
 
 func (b *pumpBody) ReadBody(p []byte) int32 {
@@ -365,6 +367,7 @@ func (b *pumpBody) ReadBody(p []byte) int32 {
 	case rc > 0:
 		b.total += int64(rc)
 		if b.total > b.max {
+			b.tooLarge.Store(true)
 			b.ended, b.err = true, abi.ErrBodyTooLarge
 			return b.err
 		}

@@ -6,7 +6,11 @@
 //   - the downstream request gets "X-Via: <NAME>" added;
 //   - ?panic=<NAME> panics in this middleware before calling next;
 //   - ?upper=<NAME> replaces the request body by an upper-casing reader;
-//   - ?answer=<NAME> answers 200 "answered by <NAME>" without calling next.
+//   - ?answer=<NAME> answers 200 "answered by <NAME>" without calling next;
+//   - ?env=<NAME> answers with this link's wasmhost.plugin, SCRIPT_NAME
+//     and PATH_INFO, without calling next;
+//   - ?path=<NAME> rewrites the path to /rewritten for the downstream;
+//   - ?grow=<NAME> gives the downstream an endless body of "x".
 package main
 
 import (
@@ -32,7 +36,19 @@ func init() {
 				io.WriteString(w, "answered by "+name+"\n")
 				return
 			}
+			if q.Get("env") == name {
+				env := sdk.Environ(r)
+				io.WriteString(w, "plugin="+env["wasmhost.plugin"]+" script="+env["SCRIPT_NAME"]+" path="+env["PATH_INFO"]+"\n")
+				return
+			}
+			if q.Get("path") == name {
+				r.URL.Path = "/rewritten"
+			}
 			r.Header.Add("X-Via", name)
+			if q.Get("grow") == name {
+				r.Body = io.NopCloser(endless{})
+				r.ContentLength = -1
+			}
 			if q.Get("upper") == name {
 				r.Body = upper{r.Body}
 				r.ContentLength = -1
@@ -40,6 +56,15 @@ func init() {
 			next.ServeHTTP(w, r)
 		})
 	})
+}
+
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
 }
 
 type upper struct{ io.ReadCloser }
