@@ -197,12 +197,16 @@ func (s *Server) newChains(st *siteState) error {
 		return &ConfigError{Diags: diags}
 	}
 	st.chains = map[*mountedPlugin]*chain{}
-	for _, mp := range st.plugins {
-		if len(mp.cfg.Chain) == 0 {
+	// From the new site's blocks: a plugin kept from the previous site
+	// keeps its old block, which a change of its list alone does not
+	// replace (samePlugin).
+	for _, pc := range st.site.Plugins {
+		mp := byName[pc.Name]
+		if len(pc.Chain) == 0 || mp == nil {
 			continue
 		}
 		ch := &chain{}
-		for _, name := range mp.cfg.Chain {
+		for _, name := range pc.Chain {
 			switch {
 			case byName[name] != nil:
 				ch.links = append(ch.links, &pluginLink{mp: byName[name]})
@@ -211,7 +215,7 @@ func (s *Server) newChains(st *siteState) error {
 			case name == "xsrf":
 				ch.links = append(ch.links, xsrfLink{})
 			default:
-				return fmt.Errorf("plugin %q: unknown middleware %q", mp.cfg.Name, name) // config checked it
+				return fmt.Errorf("plugin %q: unknown middleware %q", pc.Name, name) // config checked it
 			}
 		}
 		ch.links = append(ch.links, &pluginLink{mp: mp})

@@ -447,3 +447,42 @@ func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	resp.Body.Close()
 	return resp, b
 }
+
+func TestChainChangesOnReload(t *testing.T) {
+	hello, mw := testutil.Plugin(t, "plugins/examples/hello"), testutil.Plugin(t, "plugins/testplugins/mw")
+	site := func(list string) string {
+		return `plugin "mw1" {
+  path = "` + mw + `"
+  env  = { NAME = "mw1" }
+}
+plugin "other" {
+  path       = "` + hello + `"
+  mount      = "/other"
+  middleware = ["mw1"]
+}
+plugin "hello" {
+  path       = "` + hello + `"
+  mount      = "/"
+  middleware = [` + list + `]
+}`
+	}
+	s := startSite(t, site(""))
+	loaded := s.srv.Plugin("hello").LoadedAt
+	if resp, _ := s.get(t, "/"); resp.Header.Get("X-Mw-Mw1") != "" {
+		t.Fatalf("served through mw1 before it was listed")
+	}
+	cfg, diags := config.Parse([]byte(site(`"mw1", "gzip"`)), filepath.Join(t.TempDir(), "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if err := s.srv.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.get(t, "/")
+	if resp.Header.Get("X-Mw-Mw1") != "mw1/base" || resp.Header.Get("Vary") != "Accept-Encoding" || body != "Hello, world\n" {
+		t.Errorf("after adding the chain: %v %q, want it served through mw1 and gzip", resp.Header, body)
+	}
+	if s.srv.Plugin("hello").LoadedAt != loaded {
+		t.Errorf("the plugin was loaded again for a change of its middleware list")
+	}
+}

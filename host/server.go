@@ -184,10 +184,14 @@ func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
 }
 
 // samePlugin reports whether two plugin blocks load the same way; the
-// mount may differ (a route change needs no reload of the module).
+// mount and middleware may differ (a route change needs no reload of the
+// module).
 func samePlugin(a, b config.Plugin) bool {
 	norm := func(p config.Plugin) config.Plugin {
 		p.Range, p.PathRange, p.Mount = hcl.Range{}, hcl.Range{}, ""
+		// Where a plugin is mounted and which chains it is in are routing,
+		// rebuilt at every reload (newChains), not how it loads.
+		p.MountSet, p.MountRange, p.Middleware, p.MiddlewareRanges, p.Chain = false, hcl.Range{}, nil, nil, nil
 		dirs := make([]config.Dir, len(p.Dirs))
 		for i, d := range p.Dirs {
 			d.Range = hcl.Range{}
