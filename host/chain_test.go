@@ -274,6 +274,9 @@ plugin "loop" {
 			t.Errorf("%s = %d %q, want 500", path, resp.StatusCode, b)
 		}
 	}
+	if _, body := s.get(t, "/panic?panic=1"); strings.Contains(body, "deliberate panic") || strings.Contains(body, "guest") {
+		t.Errorf("without serve_traceback, a trap behind a middleware shows %q", body)
+	}
 	for i := 0; i < 3; i++ {
 		resp, body := s.get(t, "/panic")
 		if resp.StatusCode != 200 || strings.TrimSpace(body) != "ok" {
@@ -484,5 +487,22 @@ plugin "hello" {
 	}
 	if s.srv.Plugin("hello").LoadedAt != loaded {
 		t.Errorf("the plugin was loaded again for a change of its middleware list")
+	}
+}
+
+func TestChainTracebackOnlyWhenOn(t *testing.T) {
+	s := startSite(t, `server { serve_traceback = true }
+plugin "mw1" {
+  path = "{{mw}}"
+  env  = { NAME = "mw1" }
+}
+plugin "panic" {
+  path       = "{{panic}}"
+  mount      = "/"
+  middleware = ["mw1"]
+}`)
+	resp, body := s.get(t, "/?panic=1")
+	if resp.StatusCode != 500 || !strings.Contains(body, "plugin panic: guest panic") {
+		t.Errorf("under serve_traceback, a trap behind a middleware: %d %q, want the failure named", resp.StatusCode, body)
 	}
 }

@@ -252,6 +252,11 @@ func (d *downstream) run(call *chainCall, i int, req *linkRequest) {
 			status = http.StatusServiceUnavailable
 		}
 		msg := strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
+		if call.traceback {
+			// serve_traceback: the same internals a client would see
+			// without the middleware.
+			msg += "\nplugin " + call.chain.links[i].name() + ": " + err.Error() + "\n"
+		}
 		es.StartResponse(int32(status), errorHeaders)
 		es.WriteBody([]byte(msg))
 		err = nil
