@@ -1,7 +1,7 @@
 # wasmhost: `make run` serves the example site, `make test` runs every test.
 GO       ?= go
 BIN      := bin/wasmhost
-EXAMPLES := hello hellogw environ echo stream site
+EXAMPLES := hello hellogw environ echo stream site cookie errorpage auth
 SITE     ?= plugins/examples/site.hcl
 
 .PHONY: all build install plugins run check deps test test-modules fuzz vet fmt-check bench clean

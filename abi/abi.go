@@ -142,6 +142,8 @@ var Imports = []string{
 	ImportKVExists, ImportKVKeys, ImportKVIncrement, ImportKVCompareAndSwap,
 	ImportHTTPRequest, ImportHTTPBodyWrite, ImportHTTPBodyClose,
 	ImportHTTPResponse, ImportHTTPBodyRead, ImportHTTPClose,
+	ImportNextStart, ImportNextWait, ImportNextRead, ImportNextBody,
+	ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
 }
 
 // Log levels for ImportLog.
@@ -165,6 +167,8 @@ const (
 	ErrBodyTooLarge = -4 // the request body exceeds the server's max_body_size
 	ErrIO           = -5 // the request body could not be read (e.g. malformed chunking)
 	ErrLength       = -6 // writing more than the declared Content-Length
+	ErrDownstream   = -7 // (1.2) the rest of the chain failed after its response began
+	ErrUnavailable  = -8 // (1.2) the service is not configured (no cookie_secret, no xsrf middleware)
 )
 
 // ErrnoString names an Errno for messages.
@@ -182,6 +186,10 @@ func ErrnoString(e int32) string {
 		return "request body read error"
 	case ErrLength:
 		return "body longer than its Content-Length"
+	case ErrDownstream:
+		return "the rest of the chain failed"
+	case ErrUnavailable:
+		return "not configured on this site"
 	}
 	if s, ok := servicesErrnoString(e); ok {
 		return s

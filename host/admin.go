@@ -47,6 +47,9 @@ type InstanceStatus struct {
 type Status struct {
 	Workers []WorkerStatus `json:"workers"`
 	Plugins []PluginStatus `json:"plugins"`
+	// Chains lists, for each plugin served through middleware, its links
+	// outermost first (chain.go).
+	Chains map[string][]LinkStatus `json:"chains,omitempty"`
 }
 
 type pluginStatus struct {
@@ -91,6 +94,7 @@ func (s *Server) Status() Status {
 		Requests: s.metrics.requests.Load(),
 		InFlight: s.metrics.inFlight.Load(),
 	}}}
+	st.Chains = s.ChainStatus()
 	for _, p := range s.pluginStatuses() {
 		st.Plugins = append(st.Plugins, PluginStatus{
 			Name: p.name, Path: p.path, Version: p.version, Engine: p.engine, LoadedAt: p.loadedAt,

@@ -81,15 +81,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var err error
 	var lv *loadedVersion
-	for attempt := 0; ; attempt++ {
-		lv = mp.current.Load()
-		ex.env = appendEnviron(ex.env[:0], r, &c, scriptName, pathInfo, ex.requestID, lv.fixed)
-		err = lv.plugin.Serve(ctx, ex, flags)
-		// ErrClosed comes only from a pool that a swap closed while this
-		// request waited for an instance: the guest never ran, so the
-		// request can go to the version that replaced it.
-		if err != loader.ErrClosed || attempt == 3 || mp.current.Load() == lv {
-			break
+	if ch := st.chains[mp]; ch != nil {
+		// Through its middleware (chain.go); the deadline covers every link.
+		err = s.serveChain(ctx, ch, ex, r, &c, scriptName, pathInfo, flags)
+	} else {
+		for attempt := 0; ; attempt++ {
+			lv = mp.current.Load()
+			ex.env = appendEnviron(ex.env[:0], r, &c, scriptName, pathInfo, ex.requestID, lv.fixed)
+			err = lv.plugin.Serve(ctx, ex, flags)
+			// ErrClosed comes only from a pool that a swap closed while
+			// this request waited for an instance: the guest never ran, so
+			// the request can go to the version that replaced it.
+			if err != loader.ErrClosed || attempt == 3 || mp.current.Load() == lv {
+				break
+			}
 		}
 	}
 	if ex.body != nil {
@@ -107,7 +112,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The guest returned, but only because a body read or a write to
 		// the client was cut off at the deadline.
 		err = loader.ErrTimeout
-		lv.plugin.CountTimeout()
+		if lv != nil {
+			lv.plugin.CountTimeout()
+		}
 	}
 	ex.allowFinalWrite(deadline)
 	s.finish(w, r, ex, mp, err, start)

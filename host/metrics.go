@@ -163,4 +163,5 @@ func (s *Server) writeMetrics(w io.Writer) {
 		}
 	}
 	s.stores.metrics.write(p)
+	s.writeChainMetrics(p)
 }

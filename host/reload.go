@@ -61,6 +61,11 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	var lp *loader.Plugin
 	if err == nil {
 		lp, err = s.loadNewVersion(mp, sum)
+		if err == nil {
+			if err = checkSwapKind(old.plugin, lp); err != nil {
+				lp.Close()
+			}
+		}
 	} else {
 		err = &loader.LoadError{Plugin: mp.cfg.Name, Path: mp.cfg.Path, Err: err}
 	}

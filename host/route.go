@@ -18,7 +18,12 @@ type routes struct {
 }
 
 func newRoutes(rs []route) *routes {
-	sorted := append([]route(nil), rs...)
+	var sorted []route
+	for _, r := range rs {
+		if r.mount != "" { // "": a plugin used only in chains
+			sorted = append(sorted, r)
+		}
+	}
 	sort.SliceStable(sorted, func(i, j int) bool { return len(sorted[i].mount) > len(sorted[j].mount) })
 	return &routes{byLength: sorted}
 }

@@ -79,7 +79,8 @@ type siteState struct {
 	site    *config.Site
 	routes  *routes
 	plugins []*mountedPlugin
-	static  *static.Handler // nil without a static block
+	static  *static.Handler           // nil without a static block
+	chains  map[*mountedPlugin]*chain // plugins served through middleware
 }
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the
@@ -215,6 +216,9 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		rs = append(rs, route{mount: pc.Mount, plugin: mp})
 	}
 	if len(errs) == 0 {
+		errs = append(errs, s.newChains(st))
+	}
+	if errors.Join(errs...) == nil {
 		errs = append(errs, s.newStatic(st))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -233,10 +237,14 @@ func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
 }
 
 // samePlugin reports whether two plugin blocks load the same way; the
-// mount may differ (a route change needs no reload of the module).
+// mount and middleware may differ (a route change needs no reload of the
+// module).
 func samePlugin(a, b config.Plugin) bool {
 	norm := func(p config.Plugin) config.Plugin {
 		p.Range, p.PathRange, p.Mount = hcl.Range{}, hcl.Range{}, ""
+		// Where a plugin is mounted and which chains it is in are routing,
+		// rebuilt at every reload (newChains), not how it loads.
+		p.MountSet, p.MountRange, p.Middleware, p.MiddlewareRanges, p.Chain = false, hcl.Range{}, nil, nil, nil
 		dirs := make([]config.Dir, len(p.Dirs))
 		for i, d := range p.Dirs {
 			d.Range = hcl.Range{}

@@ -24,3 +24,31 @@ type Exchange interface {
 	// StaticURL returns the versioned URL of a file in the static folder.
 	StaticURL(path string) string
 }
+
+// ChainExchange is an Exchange whose guest is a middleware: it can run the
+// rest of its chain (the next_* host functions). An Exchange without it
+// answers those calls with abi.ErrState.
+type ChainExchange interface {
+	Exchange
+	// NextStart runs the rest of the chain with the request described by
+	// req (abi pairs) and abi.Next* flags.
+	NextStart(req []byte, flags uint32) int32
+	// NextWait waits for the downstream's next event: an abi.Event* value
+	// and its size, or a negative errno.
+	NextWait() (event int32, size uint32)
+	// NextRead copies the current event's payload into p, from where the
+	// last call stopped: the count, 0 at its end.
+	NextRead(p []byte) int32
+	// NextBody answers abi.EventBodyWanted with p, or with errno when it
+	// is negative (p is then empty).
+	NextBody(p []byte, errno int32) int32
+}
+
+// CookieExchange is an Exchange that can sign and verify cookie values
+// and give the request's XSRF token; the secret stays on its side. An
+// Exchange without it answers those calls with abi.ErrUnavailable.
+type CookieExchange interface {
+	SignCookie(name, value string) (string, int32)
+	VerifyCookie(name, signed string) (string, int32)
+	XSRFToken() (string, int32)
+}

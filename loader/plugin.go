@@ -63,6 +63,7 @@ type Plugin struct {
 	// ABIMajor and ABIMinor are the ABI version the guest was built against.
 	ABIMajor, ABIMinor uint16
 	Interpreted        bool
+	Kind               Kind // handler or middleware, as the module says
 
 	cfg           Config
 	log           hclog.Logger
@@ -184,6 +185,10 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		inst.close()
 		return nil, err
 	}
+	if p.Kind, err = readKind(ctx, inst); err != nil {
+		inst.close()
+		return nil, err
+	}
 	p.initialMemory = uint64(inst.mem.Size())
 	p.retireAt = retireThreshold(inst.mem.Size(), cfg.MemoryLimit)
 	p.pool.slots <- struct{}{}
@@ -193,7 +198,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.pool.maxLive.Store(1)
 	p.pool.idle <- inst
 	ok = true
-	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "engine", p.Engine, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
+	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "engine", p.Engine, "kind", p.Kind, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
 	return p, nil
 }
@@ -275,6 +280,9 @@ func checkExports(m compiledModule) error {
 		if !slices.Equal(f.params, sig[0]) || !slices.Equal(f.results, sig[1]) {
 			return fmt.Errorf("exports %s with the wrong signature %v", name, f)
 		}
+	}
+	if f, ok := ex[abi.ExportKind]; ok && (len(f.params) != 0 || !slices.Equal(f.results, []valueType{i32})) {
+		return fmt.Errorf("exports %s with the wrong signature %v", abi.ExportKind, f)
 	}
 	if !m.exportsMemory() {
 		return fmt.Errorf("does not export its memory")

@@ -89,6 +89,23 @@
 // host calls and none of the net/http setup; use it where the guest's share
 // of a request matters, and net/http everywhere else.
 //
+// # Middleware
+//
+// A plugin may instead be a middleware, registered with HandleMiddleware in
+// Go's own shape, func(next http.Handler) http.Handler, and named in
+// other plugins' middleware lists in site.hcl. next.ServeHTTP runs the rest
+// of the chain in other instances of other plugins, with r as the
+// middleware changed it, and relays their answer through w as it comes:
+// WriteHeader, each Write, each Flush. Pass data downstream in request
+// headers of your own (X-User), set or deleted, never only added.
+//
+// # Signed cookies and XSRF
+//
+// SetSecureCookie and SecureCookie sign and verify cookie values with the
+// site's cookie_secret, which only the host holds; XSRFToken gives the
+// token the built-in "xsrf" middleware checks, for a form's hidden _xsrf
+// field.
+//
 // # Concurrency
 //
 // A plugin instance serves one request at a time; the host runs several
@@ -113,5 +130,8 @@
 //
 // Environ then synthesises the environ from the *http.Request, with
 // wasmhost.* values set to "native". For a gateway handler, Handler returns
-// an adapter that runs it under net/http with that synthesised environ.
+// an adapter that runs it under net/http with that synthesised environ. A
+// middleware is tested around a handler of the test's own, with
+// Middleware()(handler); signed cookies round-trip under a key made for the
+// process; XSRFToken is "".
 package sdk

@@ -42,6 +42,7 @@ func HandleGateway(f func(g *Gateway)) {
 		panic("sdk: HandleGateway called with a nil function")
 	}
 	registeredGateway, registered = f, nil
+	kind, middleware = abi.KindHandler, nil // the last registration decides
 }
 
 // Getenv returns the environ value of key (REQUEST_METHOD, PATH_INFO,

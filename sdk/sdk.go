@@ -22,6 +22,7 @@ func Handle(h http.Handler) {
 		panic("sdk: Handle called with a nil handler")
 	}
 	registered, registeredGateway = h, nil
+	kind, middleware = abi.KindHandler, nil // the last registration decides
 }
 
 // Handler returns the handler registered with Handle, or nil if there is

@@ -57,8 +57,6 @@ func hostHTTPBodyRead(h int32, buf unsafe.Pointer, bufLen int32) int32
 //go:wasmimport wasmhost http_close
 func hostHTTPClose(h int32) int32
 
-func strPtr(s string) unsafe.Pointer { return unsafe.Pointer(unsafe.StringData(s)) }
-
 // held fetches the result the host holds after a call returned a size
 // larger than its buffer (or an error).
 func held() []byte {

@@ -64,6 +64,9 @@ func ptr(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.SliceData(b))
 }
 
+// strPtr is the address of a string's bytes, for host calls that only read them.
+func strPtr(s string) unsafe.Pointer { return unsafe.Pointer(unsafe.StringData(s)) }
+
 func (wasmHost) environGet(buf []byte) int32 { return hostEnvironGet(ptr(buf), int32(len(buf))) }
 func (wasmHost) bodyRead(buf []byte) int32   { return hostBodyRead(ptr(buf), int32(len(buf))) }
 func (wasmHost) bodyWrite(buf []byte) int32  { return hostBodyWrite(ptr(buf), int32(len(buf))) }

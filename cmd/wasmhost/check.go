@@ -41,6 +41,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	defer l.Close(ctx)
 	failed := 0
+	kinds := map[string]loader.Kind{}
 	for _, pc := range site.Plugins {
 		if d := sourceDiagnostic(ctx, pc); d != nil {
 			fmt.Fprint(stderr, config.FormatDiagnostics(hcl.Diagnostics{d}))
@@ -55,9 +56,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			failed++
 			continue
 		}
-		fmt.Fprintf(stdout, "plugin %q: %s, version %s, ABI %d.%d, mounted at %s\n",
-			p.Name, relPath(site, p.Path), p.Version, p.ABIMajor, p.ABIMinor, pc.Mount)
+		kinds[pc.Name] = p.Kind
+		fmt.Fprintf(stdout, "plugin %q: %s, version %s, ABI %d.%d, %s\n",
+			p.Name, relPath(site, p.Path), p.Version, p.ABIMajor, p.ABIMinor, describeUse(p.Kind, pc))
 		p.Close()
+	}
+	if diags := config.CheckKinds(site, func(name string) (bool, bool) {
+		k, ok := kinds[name]
+		return k == loader.Middleware, ok
+	}); len(diags) > 0 {
+		fmt.Fprint(stderr, config.FormatDiagnostics(diags))
+		failed += len(diags.Errs())
 	}
 	if st := site.Static; st != nil {
 		h, err := static.New(static.Config{Root: st.Path, URLPrefix: st.URLPrefix, HashCache: st.HashCache, RootFiles: st.RootFiles})
@@ -154,4 +163,18 @@ func relPath(site *config.Site, p string) string {
 		return rest
 	}
 	return p
+}
+
+// describeUse says how the site uses a plugin, for check's summary.
+func describeUse(kind loader.Kind, pc config.Plugin) string {
+	use := kind.String()
+	if pc.Mount != "" {
+		use += " mounted at " + pc.Mount
+	} else {
+		use += " used in chains"
+	}
+	if len(pc.Chain) > 0 {
+		use += ", through " + strings.Join(pc.Chain, " → ")
+	}
+	return use
 }

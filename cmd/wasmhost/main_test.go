@@ -16,7 +16,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-var examples = []string{"hello", "hellogw", "environ", "echo", "stream", "site"}
+var examples = []string{"hello", "hellogw", "environ", "echo", "stream", "site", "cookie", "errorpage", "auth"}
 
 func buildExamples(t *testing.T) {
 	for _, name := range examples {

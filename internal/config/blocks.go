@@ -20,7 +20,8 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "autoreload"}, {Name: "serve_traceback"}, {Name: "shutdown_timeout"},
 		{Name: "max_body_size"}, {Name: "cache_size"}, {Name: "read_header_timeout"}, {Name: "read_timeout"},
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
-		{Name: "max_url_length"}, {Name: "engine"},
+		{Name: "max_url_length"}, {Name: "engine"}, {Name: "cookie_secret"}, {Name: "cookie_secret_previous"},
+		{Name: "cookie_max_age"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -44,6 +45,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		MaxURLLength:      DefaultMaxURLLength,
 		CacheSize:         DefaultCacheSize,
 		Engine:            DefaultEngine,
+		CookieMaxAge:      DefaultCookieMaxAge,
 	}
 	if b == nil {
 		s.ListenTLS = []bool{false}
@@ -133,6 +135,8 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			}
 		}
 	}
+
+	d.decodeCookieSettings(attrs)
 
 	var tlsBlock *hcl.Block
 	for _, tb := range content.Blocks {
@@ -320,6 +324,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "engine"},
 		{Name: "kv"}, {Name: "allowed_hosts"},
 		{Name: "source"},
+		{Name: "middleware"},
 	},
 }
 
@@ -371,8 +376,9 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	}
 
 	mountRange := b.DefRange
-	mountOK := true
+	mountOK := attrs["mount"] != nil // an absent mount is settled once every list is known (chains.go)
 	if a := attrs["mount"]; a != nil {
+		p.MountSet = true
 		mountRange = a.Expr.Range()
 		v, ok := d.str(a.Expr, what+" mount")
 		if ok {
@@ -447,6 +453,10 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
 	d.decodeServices(attrs, &p, what)
+	if a := attrs["middleware"]; a != nil {
+		d.middlewareList(&p, a.Expr, what)
+	}
+	p.MountRange = mountRange
 	return p, len(d.diags.Errs()) == before
 }
 

@@ -57,13 +57,14 @@ const (
 	DefaultStaticPath      = "static"
 	DefaultStaticURLPrefix = "/static/"
 
-	DefaultMount       = "/"
-	DefaultInstances   = 16
-	MaxInstances       = 10000
-	DefaultTimeout     = 10 * time.Second
-	DefaultMemoryLimit = 128 << 20
-	MinMemoryLimit     = 4 << 20
-	MaxMemoryLimit     = 4 << 30 // the wasm32 address space
+	DefaultMount        = "/"
+	DefaultCookieMaxAge = 744 * time.Hour // 31 days, as Tornado's secure cookies
+	DefaultInstances    = 16
+	MaxInstances        = 10000
+	DefaultTimeout      = 10 * time.Second
+	DefaultMemoryLimit  = 128 << 20
+	MinMemoryLimit      = 4 << 20
+	MaxMemoryLimit      = 4 << 30 // the wasm32 address space
 )
 
 // Engines are the WebAssembly runtimes a plugin can run on (the loader's
@@ -118,6 +119,9 @@ type Server struct {
 	IdleTimeout       time.Duration  // idle_timeout
 	MaxHeaderBytes    int64          // max_header_bytes
 	MaxURLLength      int64          // max_url_length: longer request-targets get 414
+	CookieSecret      Secret         // cookie_secret: signs cookies; "" = no signed cookies
+	CookieSecretPrev  Secret         // cookie_secret_previous: still accepted when verifying
+	CookieMaxAge      time.Duration  // cookie_max_age: oldest signed value accepted
 	TLS               *TLS           // nil without a tls block
 	CacheSize         int64          // cache_size: the compilation cache's bound on disk
 	Engine            string         // engine: the default of every plugin, one of Engines
@@ -151,6 +155,19 @@ type Plugin struct {
 	PathRange    hcl.Range         // the path expression's range
 	Source       string            // absolute folder of the Go package that builds Path; "" if not set
 	SourceRange  hcl.Range         // the source expression's range
+
+	// Mount is "" for a plugin that is only used in chains: one without a
+	// mount that some middleware list names.
+	MountSet   bool      // mount was given
+	MountRange hcl.Range // the mount expression, or the block header without one
+	// Middleware is the plugin's middleware list as written (plugin names
+	// or built-in names), outermost first, with each element's range.
+	Middleware       []string
+	MiddlewareRanges []hcl.Range
+	// Chain is the middleware a request to this plugin goes through,
+	// outermost first: Middleware with each middleware plugin's own chain
+	// put in front of it.
+	Chain []string
 }
 
 // Dir grants a plugin access to a host folder, seen by the guest at Guest.
@@ -270,6 +287,7 @@ func (d *decoder) decodeFile(body hcl.Body) {
 			d.site.Plugins = append(d.site.Plugins, p)
 		}
 	}
+	d.resolveChains()
 	if len(plugins) == 0 {
 		start := hcl.Range{Filename: d.filename(body), Start: hcl.InitialPos, End: hcl.InitialPos}
 		d.diags = append(d.diags, &hcl.Diagnostic{

@@ -77,6 +77,7 @@ func defaultServer() Server {
 		MaxURLLength:      8 << 10,
 		CacheSize:         1 << 30,
 		Engine:            "wazero",
+		CookieMaxAge:      744 * time.Hour,
 	}
 }
 
@@ -154,6 +155,7 @@ func TestContractExample(t *testing.T) {
 			MemoryLimit: 128 << 20,
 			Engine:      "wazero",
 			Env:         map[string]string{"GREETING": "hi"},
+			MountSet:    true,
 		}},
 		explicitServeTraceback: true,
 		explicitHashCache:      true,
@@ -168,7 +170,7 @@ func TestContractExample(t *testing.T) {
 	if r := p.PathRange; r.Start.Line != 30 || r.Start.Column != 18 || r.End.Column != 53 {
 		t.Errorf("plugin PathRange %s", r)
 	}
-	got.Plugins[0].Range, got.Plugins[0].PathRange = hcl.Range{}, hcl.Range{}
+	got.Plugins[0].Range, got.Plugins[0].PathRange, got.Plugins[0].MountRange = hcl.Range{}, hcl.Range{}, hcl.Range{}
 	if !reflect.DeepEqual(&got, want) {
 		t.Errorf("site\n got %+v\nwant %+v", got, *want)
 	}

@@ -12,7 +12,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -69,24 +68,7 @@ func TestBrowserStaticSite(t *testing.T) {
 
 	// One browser for the whole test, so that its HTTP cache carries from
 	// one visit to the next; a fresh profile, so that it starts empty.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // tests may run as root, where the sandbox will not start
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		// The test machine may have no internet: keep Chromium from
-		// calling home (updates, sync, safe browsing lists).
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := startBrowser(t, chromium)
 
 	// visit navigates away and back, rather than reloading: a reload makes
 	// Chromium revalidate even immutable responses, an ordinary navigation

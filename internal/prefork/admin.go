@@ -118,6 +118,9 @@ type Status struct {
 	Workers []WorkerStatus      `json:"workers"`
 	Plugins []host.PluginStatus `json:"plugins"`
 	Totals  Totals              `json:"totals"`
+	// Chains: each chain's links, their counters added up over the serving
+	// workers (admin_chains.go).
+	Chains map[string][]host.LinkStatus `json:"chains,omitempty"`
 }
 
 func (m *master) adminHandler() http.Handler {
@@ -190,6 +193,7 @@ func (m *master) status(ctx context.Context) Status {
 		st.Totals.Restarts += n
 	}
 	st.Plugins = mergePlugins(serving)
+	st.Chains = mergeChains(serving)
 	return st
 }
 

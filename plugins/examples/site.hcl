@@ -1,7 +1,7 @@
 # A site serving the four example plugins. Build them first, from the
 # repository's root:
 #
-#   for p in hello hellogw environ echo stream site; do wasmhost build plugins/examples/$p; done
+#   for p in hello hellogw environ echo stream site cookie errorpage auth; do wasmhost build plugins/examples/$p; done
 #   wasmhost run plugins/examples/site.hcl
 #
 # then try
@@ -11,6 +11,8 @@
 #   curl http://127.0.0.1:8888/env/a/b?x=1
 #   curl --data-binary @site.hcl http://127.0.0.1:8888/echo
 #   curl -N 'http://127.0.0.1:8888/stream?n=10'
+#   curl -i --compressed http://127.0.0.1:8888/site    # through errorpage, cookie, gzip
+#   curl -H 'Authorization: Bearer change-me' http://127.0.0.1:8888/admin
 #
 # Paths in this file are relative to the folder that holds it.
 
@@ -62,6 +64,9 @@ plugin "environ" {
   instances = 4
   # Extra environ entries, shown by the plugin along with the rest.
   env = { GREETING = "hi" }
+  # The cookie middleware's Set-Cookie, and the header it passes on
+  # (HTTP_X_COOKIE_MIDDLEWARE), show here.
+  middleware = ["cookie"]
 }
 
 plugin "echo" {
@@ -86,6 +91,37 @@ plugin "site" {
   path      = "site/site.wasm"
   mount     = "/site"
   instances = 4
+  # A chain, outermost first: a server error from the page becomes the
+  # errorpage middleware's page, every answer gets the cookie, and text is
+  # compressed for clients that accept gzip (a built-in, run by the host).
+  middleware = ["errorpage", "cookie", "gzip"]
+}
+
+# Middleware plugins. Without a mount, a plugin that some middleware list
+# names is used only in chains. Each link runs in its own instance of its
+# own plugin, so each gets its own pool.
+plugin "errorpage" {
+  path      = "errorpage/errorpage.wasm"
+  instances = 4
+}
+
+plugin "cookie" {
+  path      = "cookie/cookie.wasm"
+  instances = 4
+}
+
+plugin "auth" {
+  path = "auth/auth.wasm"
+  env  = { AUTH_TOKEN = "change-me", AUTH_USER = "admin" }
+}
+
+# The environ plugin again, at /admin, behind the auth middleware: 401
+# without "Authorization: Bearer change-me".
+plugin "admin" {
+  path       = "environ/environ.wasm"
+  mount      = "/admin"
+  instances  = 2
+  middleware = ["auth"]
 }
 
 # Files served by the host itself, before any plugin is asked: everything

@@ -1,0 +1,215 @@
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmhost/wasmhost/abi"
+)
+
+// The built-in "xsrf" middleware: Tornado's xsrf_cookies. Every response
+// carries an "_xsrf" cookie (set when the request had none); a POST, PUT,
+// PATCH or DELETE goes on down the chain only when it proves it came from
+// a page of the site, by sending the cookie's token back in an
+// X-XSRFToken or X-CSRFToken header or an "_xsrf" form field, which a
+// page on another site cannot read. The form field is found by reading the
+// body as far as the field, keeping what was read, and then handing the
+// downstream the whole body as it came: the guest still gets it intact.
+//
+// A token is 16 random bytes. On the wire (cookie, form field) it is
+// "2|<mask>|<token XOR mask>|<time>", hex, with a fresh mask each time it
+// is written out, so that a page compressed along with attacker-chosen
+// text does not repeat it byte for byte (the BREACH attack); Tornado's
+// version 2 tokens do the same.
+
+const (
+	xsrfCookie = "_xsrf"
+	xsrfField  = "_xsrf"
+	xsrfLen    = 16
+	// maxFieldValue bounds the _xsrf field's value read from a form.
+	maxFieldValue = 1 << 10
+)
+
+type xsrfLink struct{}
+
+func (xsrfLink) name() string  { return "xsrf" }
+func (xsrfLink) builtin() bool { return true }
+
+func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
+	var token []byte
+	if c, err := req.r.Cookie(xsrfCookie); err == nil {
+		token = unmaskXSRF(c.Value)
+	}
+	fromCookie := token != nil
+	if !fromCookie {
+		token = make([]byte, xsrfLen)
+		rand.Read(token)
+		cookie := (&http.Cookie{Name: xsrfCookie, Value: maskXSRF(token), Path: "/", SameSite: http.SameSiteLaxMode}).String()
+		out = &headerSink{sink: out, extra: abi.AppendPair(nil, "Set-Cookie", cookie)}
+	}
+	call.xsrf = token
+	switch req.r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		submitted := req.r.Header.Get("X-Xsrftoken")
+		if submitted == "" {
+			submitted = req.r.Header.Get("X-Csrftoken")
+		}
+		if submitted == "" && req.body != nil {
+			var replay bodySource
+			submitted, replay = formToken(req)
+			r2 := *req
+			r2.body = replay
+			req = &r2
+		}
+		got := unmaskXSRF(submitted)
+		if !fromCookie || got == nil || subtle.ConstantTimeCompare(got, token) != 1 {
+			reason := "'_xsrf' argument missing from POST"
+			if submitted != "" {
+				reason = "XSRF cookie does not match POST argument"
+			}
+			if !fromCookie {
+				reason = "'_xsrf' cookie missing"
+			}
+			msg := "403 Forbidden: " + reason + "\n"
+			out.StartResponse(http.StatusForbidden, errorHeaders)
+			out.WriteBody([]byte(msg))
+			return nil
+		}
+	}
+	return call.chain.serveAt(ctx, call, i+1, req, out)
+}
+
+func maskXSRF(token []byte) string {
+	mask := make([]byte, len(token))
+	rand.Read(mask)
+	masked := make([]byte, len(token))
+	for i := range token {
+		masked[i] = token[i] ^ mask[i]
+	}
+	return "2|" + hex.EncodeToString(mask) + "|" + hex.EncodeToString(masked) + "|" + strconv.FormatInt(time.Now().Unix(), 10)
+}
+
+// unmaskXSRF is the token in a masked value, or nil when malformed.
+func unmaskXSRF(s string) []byte {
+	parts := strings.Split(s, "|")
+	if len(parts) != 4 || parts[0] != "2" {
+		return nil
+	}
+	mask, err1 := hex.DecodeString(parts[1])
+	masked, err2 := hex.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || len(mask) != xsrfLen || len(masked) != xsrfLen {
+		return nil
+	}
+	for i := range masked {
+		masked[i] ^= mask[i]
+	}
+	return masked
+}
+
+// formToken reads the body as far as its _xsrf field, for urlencoded and
+// multipart forms, and returns the field with a body that replays what was
+// read and continues with the rest.
+func formToken(req *linkRequest) (string, bodySource) {
+	mt, params, err := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
+	if err != nil {
+		return "", req.body
+	}
+	var seen bytes.Buffer
+	src := io.TeeReader(&bodyReader{src: req.body}, &seen)
+	var value string
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		value = urlencodedField(bufio.NewReader(src), xsrfField)
+	case "multipart/form-data":
+		value = multipartField(multipart.NewReader(src, params["boundary"]), xsrfField)
+	default:
+		return "", req.body
+	}
+	return value, &lockedBody{src: &replayBody{prefix: seen.Bytes(), rest: req.body}}
+}
+
+func urlencodedField(r *bufio.Reader, name string) string {
+	for {
+		pair, err := r.ReadString('&')
+		k, v, _ := strings.Cut(strings.TrimSuffix(pair, "&"), "=")
+		if key, kerr := url.QueryUnescape(k); kerr == nil && key == name {
+			if len(v) > maxFieldValue {
+				return ""
+			}
+			val, _ := url.QueryUnescape(v)
+			return val
+		}
+		if err != nil {
+			return ""
+		}
+	}
+}
+
+func multipartField(mr *multipart.Reader, name string) string {
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return ""
+		}
+		if p.FormName() == name {
+			b, _ := io.ReadAll(io.LimitReader(p, maxFieldValue))
+			return string(b)
+		}
+	}
+}
+
+// bodyReader reads a bodySource as an io.Reader.
+type bodyReader struct{ src bodySource }
+
+var errBodyRead = errors.New("request body read failed")
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n := b.src.ReadBody(p)
+	switch {
+	case n > 0:
+		return int(n), nil
+	case n == 0:
+		return 0, io.EOF
+	}
+	return 0, errBodyRead
+}
+
+// replayBody gives back the bytes already read, then the rest.
+type replayBody struct {
+	prefix []byte
+	rest   bodySource
+}
+
+func (b *replayBody) ReadBody(p []byte) int32 {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		b.prefix = b.prefix[n:]
+		return int32(n)
+	}
+	return b.rest.ReadBody(p)
+}
+
+// headerSink adds headers to a response on its way to sink.
+type headerSink struct {
+	sink
+	extra []byte
+}
+
+func (h *headerSink) StartResponse(status int32, headers []byte) int32 {
+	all := make([]byte, 0, len(headers)+len(h.extra))
+	all = append(append(all, headers...), h.extra...)
+	return h.sink.StartResponse(status, all)
+}

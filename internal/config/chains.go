@@ -1,0 +1,222 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Builtins are the middleware names the host implements itself; a
+// middleware list may name them like plugins, and no plugin may take
+// their names.
+var Builtins = []string{"gzip", "xsrf"}
+
+// IsBuiltin reports whether name is a built-in middleware.
+func IsBuiltin(name string) bool {
+	for _, b := range Builtins {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Secret is a setting that must never be shown: it formats as
+// "[redacted]", so a config printed in a log or an error cannot leak it.
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// Reveal is the secret itself, for the one place that signs with it.
+func (s Secret) Reveal() string { return string(s) }
+
+// minCookieSecret is the shortest cookie_secret accepted: HMAC-SHA256 keys
+// shorter than this are guessable.
+const minCookieSecret = 16
+
+func (d *decoder) decodeCookieSettings(attrs hcl.Attributes) {
+	s := &d.site.Server
+	for _, c := range []struct {
+		name string
+		dst  *Secret
+	}{{"cookie_secret", &s.CookieSecret}, {"cookie_secret_previous", &s.CookieSecretPrev}} {
+		a := attrs[c.name]
+		if a == nil {
+			continue
+		}
+		v, ok := d.str(a.Expr, "server."+c.name)
+		if !ok {
+			continue
+		}
+		if len(v) < minCookieSecret {
+			// The message never shows the value.
+			d.errorf(a.Expr.Range(), "Cookie secret too short",
+				"server.%s must be at least %d bytes (32 random bytes, base64-encoded, are a good choice).", c.name, minCookieSecret)
+			continue
+		}
+		*c.dst = Secret(v)
+	}
+	if a := attrs["cookie_secret_previous"]; a != nil && attrs["cookie_secret"] == nil {
+		d.errorf(a.Expr.Range(), "Missing cookie_secret",
+			"server.cookie_secret_previous is only used to verify cookies alongside a current server.cookie_secret.")
+	}
+	if a := attrs["cookie_max_age"]; a != nil {
+		if v, ok := d.duration(a.Expr, "server.cookie_max_age"); ok {
+			if v <= 0 {
+				d.errorf(a.Expr.Range(), "Invalid duration", "server.cookie_max_age must be more than 0.")
+			} else {
+				s.CookieMaxAge = v
+			}
+		}
+	}
+}
+
+// middlewareList decodes a plugin's middleware = [...]; whether each name
+// exists is checked once every plugin is known (resolveChains).
+func (d *decoder) middlewareList(p *Plugin, expr hcl.Expression, what string) {
+	items, ok := d.strList(expr, what+" middleware", false)
+	if !ok {
+		return
+	}
+	for _, it := range items {
+		p.Middleware = append(p.Middleware, it.val)
+		p.MiddlewareRanges = append(p.MiddlewareRanges, it.rng)
+	}
+}
+
+// resolveChains checks every middleware list against the plugins, settles
+// the mount of plugins that have none (chain-only when a list names them,
+// "/" otherwise, as before middleware existed), and expands each plugin's
+// chain, reporting cycles and a plugin met twice in one chain.
+func (d *decoder) resolveChains() {
+	byName := map[string]*Plugin{}
+	named := map[string]bool{}
+	for i := range d.site.Plugins {
+		p := &d.site.Plugins[i]
+		byName[p.Name] = p
+		if IsBuiltin(p.Name) {
+			d.errorf(p.Range, "Reserved plugin name",
+				"%q is the name of a built-in middleware (%s); give the plugin another name.", p.Name, strings.Join(Builtins, ", "))
+		}
+	}
+	for i := range d.site.Plugins {
+		p := &d.site.Plugins[i]
+		for j, name := range p.Middleware {
+			switch {
+			case name == p.Name:
+				d.errorf(p.MiddlewareRanges[j], "Middleware cycle", "plugin %q names itself in its middleware list.", p.Name)
+			case byName[name] != nil:
+				named[name] = true
+			case !IsBuiltin(name):
+				d.errorf(p.MiddlewareRanges[j], "Unknown middleware",
+					"plugin %q: %q is neither a plugin of this site nor a built-in middleware (%s).", p.Name, name, strings.Join(Builtins, ", "))
+			}
+		}
+	}
+	for i := range d.site.Plugins {
+		p := &d.site.Plugins[i]
+		if p.MountSet {
+			continue
+		}
+		if named[p.Name] {
+			p.Mount = "" // used only in chains
+			continue
+		}
+		p.Mount = DefaultMount
+		if prev, dup := d.mounts[p.Mount]; dup {
+			d.errorf(p.MountRange, "Duplicate mount",
+				"plugin %q has no mount, so it is mounted at \"/\", which %s already mounts (declared at %s); a plugin without a mount is used only in chains when some middleware list names it.",
+				p.Name, prev.who, prev.rng)
+		} else {
+			if d.mounts == nil {
+				d.mounts = map[string]declared{}
+			}
+			d.mounts[p.Mount] = declared{"plugin " + quote(p.Name), p.MountRange}
+		}
+	}
+	for i := range d.site.Plugins {
+		p := &d.site.Plugins[i]
+		if len(p.Middleware) == 0 {
+			continue
+		}
+		chain, ok := d.expand(p, byName, []string{p.Name})
+		if !ok {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, name := range chain {
+			if seen[name] {
+				d.errorf(p.MiddlewareRanges[0], "Middleware repeated",
+					"plugin %q: %q comes twice in the chain a request goes through (%s).", p.Name, name, strings.Join(append(chain, p.Name), " → "))
+				ok = false
+				break
+			}
+			seen[name] = true
+		}
+		if ok {
+			p.Chain = chain
+		}
+	}
+}
+
+// expand is p's chain: for each middleware, its own chain, then itself.
+// path holds the plugins being expanded, to find cycles.
+func (d *decoder) expand(p *Plugin, byName map[string]*Plugin, path []string) ([]string, bool) {
+	var chain []string
+	for j, name := range p.Middleware {
+		m := byName[name]
+		if m == nil {
+			if IsBuiltin(name) {
+				chain = append(chain, name)
+			}
+			continue
+		}
+		if name == p.Name {
+			return nil, false // reported by resolveChains
+		}
+		for _, q := range path {
+			if q == name {
+				d.errorf(p.MiddlewareRanges[j], "Middleware cycle",
+					"plugin %q: %s.", p.Name, strings.Join(append(path, name), " → "))
+				return nil, false
+			}
+		}
+		sub, ok := d.expand(m, byName, append(path[:len(path):len(path)], name))
+		if !ok {
+			return nil, false
+		}
+		chain = append(append(chain, sub...), name)
+	}
+	return chain, true
+}
+
+// CheckKinds checks the plugins' uses against their kinds, which are known
+// only once the modules are loaded: a mounted plugin must be a handler, and
+// one named in a middleware list a middleware. middleware says whether a
+// loaded plugin is one; ok false for plugins not loaded (left unchecked).
+func CheckKinds(site *Site, middleware func(name string) (isMiddleware, ok bool)) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	bad := func(rng hcl.Range, summary, format string, args ...any) {
+		r := rng
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: &r})
+	}
+	for _, p := range site.Plugins {
+		if mw, ok := middleware(p.Name); ok && mw && p.Mount != "" {
+			what := "mounts it at " + quote(p.Mount)
+			if !p.MountSet {
+				what = "it has no mount and no middleware list names it, so it is mounted at \"/\""
+			}
+			bad(p.MountRange, "Middleware mounted as a handler",
+				"plugin %q is a middleware (it calls sdk.HandleMiddleware), but %s: name it in another plugin's middleware list instead.", p.Name, what)
+		}
+		for j, name := range p.Middleware {
+			if mw, ok := middleware(name); ok && !mw {
+				bad(p.MiddlewareRanges[j], "Handler used as middleware",
+					"plugin %q: %q is a handler (it calls sdk.Handle), not a middleware (sdk.HandleMiddleware).", p.Name, name)
+			}
+		}
+	}
+	return diags
+}

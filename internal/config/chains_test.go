@@ -1,0 +1,95 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChains(t *testing.T) {
+	site, diags := mustParse(t, `
+plugin "errors"  { path = "e.wasm" }
+plugin "session" {
+  path       = "s.wasm"
+  middleware = ["gzip"]
+}
+plugin "app" {
+  path       = "a.wasm"
+  middleware = ["errors", "session", "xsrf"]
+}
+plugin "other" {
+  path  = "o.wasm"
+  mount = "/other"
+}
+`, "site.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	mounts := map[string]string{}
+	for _, p := range site.Plugins {
+		mounts[p.Name] = p.Mount
+	}
+	if want := map[string]string{"errors": "", "session": "", "app": "/", "other": "/other"}; !reflect.DeepEqual(mounts, want) {
+		t.Errorf("mounts %v, want %v (no mount: chains only when a list names the plugin, else /)", mounts, want)
+	}
+	if got, want := site.Plugins[2].Chain, []string{"errors", "gzip", "session", "xsrf"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("app's chain %v, want %v", got, want)
+	}
+	if got := site.Plugins[1].Chain; !reflect.DeepEqual(got, []string{"gzip"}) {
+		t.Errorf("session's own chain %v, want [gzip]", got)
+	}
+}
+
+func TestChainErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		line, col int
+		summary   string
+		detail    string
+	}{
+		{"unknown", "plugin \"a\" {\n  path = \"a.wasm\"\n  middleware = [\"nope\"]\n}\n", 3, 17, "Unknown middleware", `"nope" is neither a plugin`},
+		{"itself", "plugin \"a\" {\n  path = \"a.wasm\"\n  middleware = [\"a\"]\n}\n", 3, 17, "Middleware cycle", "names itself"},
+		{"cycle", "plugin \"a\" {\n  path = \"a.wasm\"\n  mount = \"/a\"\n  middleware = [\"b\"]\n}\nplugin \"b\" {\n  path = \"b.wasm\"\n  middleware = [\"a\"]\n}\n", 8, 17, "Middleware cycle", "a → b → a"},
+		{"repeated", "plugin \"m\" { path = \"m.wasm\" }\nplugin \"n\" {\n  path = \"n.wasm\"\n  middleware = [\"m\"]\n}\nplugin \"a\" {\n  path = \"a.wasm\"\n  middleware = [\"m\", \"n\"]\n}\n", 8, 17, "Middleware repeated", `"m" comes twice`},
+		{"reserved name", "plugin \"gzip\" { path = \"g.wasm\" }\n", 1, 1, "Reserved plugin name", "built-in"},
+		{"not a list", "plugin \"a\" {\n  path = \"a.wasm\"\n  middleware = \"gzip\"\n}\n", 3, 16, "Incorrect attribute value type", "list of strings"},
+		{"short secret", "server {\n  cookie_secret = \"short\"\n}\n", 2, 19, "Cookie secret too short", "at least 16 bytes"},
+		{"previous alone", "server {\n  cookie_secret_previous = \"0123456789abcdef0123\"\n}\n", 2, 28, "Missing cookie_secret", ""},
+		{"max age", "server {\n  cookie_max_age = \"0s\"\n}\n", 2, 20, "Invalid duration", "cookie_max_age"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := Parse([]byte(c.src), "site.hcl")
+			for _, d := range diags {
+				if d.Summary == c.summary && d.Subject != nil && d.Subject.Start.Line == c.line && d.Subject.Start.Column == c.col && strings.Contains(d.Detail, c.detail) {
+					if strings.Contains(d.Detail, "short\"") {
+						t.Errorf("the diagnostic shows the secret: %s", d.Detail)
+					}
+					return
+				}
+			}
+			t.Errorf("want %q at %d,%d containing %q; got %s", c.summary, c.line, c.col, c.detail, FormatDiagnostics(diags))
+		})
+	}
+}
+
+func TestCookieSettings(t *testing.T) {
+	site, diags := mustParse(t, `server {
+  cookie_secret          = "0123456789abcdef-current"
+  cookie_secret_previous = "0123456789abcdef-previous"
+  cookie_max_age         = "1h"
+}`, "site.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	s := site.Server
+	if s.CookieSecret.Reveal() != "0123456789abcdef-current" || s.CookieSecretPrev.Reveal() != "0123456789abcdef-previous" || s.CookieMaxAge != time.Hour {
+		t.Errorf("cookie settings %q %q %v", s.CookieSecret.Reveal(), s.CookieSecretPrev.Reveal(), s.CookieMaxAge)
+	}
+	for _, text := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%v", site)} {
+		if strings.Contains(text, "abcdef") {
+			t.Errorf("a printed config shows the secret: %s", text)
+		}
+	}
+}
