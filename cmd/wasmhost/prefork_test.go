@@ -181,7 +181,8 @@ func TestPreforkCrashLoopBacksOff(t *testing.T) {
 	var delays []string
 	for _, line := range died.FindAllString(p.logs.String(), -1)[:4] {
 		_, d, _ := strings.Cut(line, "restart_in=")
-		delays = append(delays, strings.Fields(d+" ")[0])
+		d, _, _ = strings.Cut(d, " ")
+		delays = append(delays, d)
 	}
 	if want := []string{"", "250ms", "500ms", "1s"}; !slices.Equal(delays, want) {
 		t.Errorf("restart delays of worker 1: %q, want %q", delays, want)
