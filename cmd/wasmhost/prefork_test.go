@@ -166,7 +166,9 @@ func TestPreforkCrashLoopBacksOff(t *testing.T) {
 	killPid(t, victim)
 	// Wait for four deaths of worker 1 (the kill and three failed boots),
 	// however long a loaded machine takes for them.
-	died := regexp.MustCompile(`worker died; replacing it: worker=1 .*`)
+	// An entry and its indented continuation lines (hclog puts some
+	// fields there).
+	died := regexp.MustCompile(`worker died; replacing it: worker=1 [^\n]*(?:\n[ \t][^\n]*)*`)
 	if !eventually(60*time.Second, func() bool { return len(died.FindAllString(p.logs.String(), -1)) >= 4 }) {
 		t.Fatalf("worker 1 did not die and get replaced four times within 60s; log:\n%s", p.logs.String())
 	}
@@ -181,6 +183,7 @@ func TestPreforkCrashLoopBacksOff(t *testing.T) {
 	var delays []string
 	for _, line := range died.FindAllString(p.logs.String(), -1)[:4] {
 		_, d, _ := strings.Cut(line, "restart_in=")
+		d, _, _ = strings.Cut(strings.TrimSpace(d), "\n")
 		d, _, _ = strings.Cut(d, " ")
 		delays = append(delays, d)
 	}
