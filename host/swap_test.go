@@ -127,6 +127,9 @@ func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Durat
 }
 
 func TestHotSwapUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a load test, and it compiles a module afresh")
+	}
 	live, v1, v2 := versions(t)
 	// A cache of its own: version two is really compiled for the first
 	// time at the first swap, whatever ran before.
@@ -351,6 +354,9 @@ plugin "panic" { path = "{{panic}}" }`)
 // TestSwapServesInterpretedUntilCompiled: a new version whose machine code
 // is not cached serves through the interpreter at once, then compiled.
 func TestSwapServesInterpretedUntilCompiled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: compiles a module afresh")
+	}
 	live, _, v2 := versions(t)
 	s := startSiteCache(t, `plugin "v" { path = "`+live+`" }`, "") // no shared cache: v2 is new here
 	testutil.CopyFile(t, v2, live)
