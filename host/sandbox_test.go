@@ -21,6 +21,9 @@ import (
 // assertion is what would fail if the limit were not enforced.
 
 func TestLoopingGuestIsStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a load test (50 looping guests) with 200 ms deadlines")
+	}
 	s := startSite(t, `
 plugin "loop" {
   path      = "{{loop}}"
