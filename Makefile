@@ -46,8 +46,14 @@ deps:
 # servers under load and assert latency bounds from the issues (a swap
 # visible within 1 s, a stopped guest within 1 s); on a 2-core machine two of
 # them at once would measure each other.
+#
+# Then the loader and host again under the race detector. -short skips the
+# load tests and those that compile a module afresh (an instrumented
+# compiler takes minutes per module); the others load from the shared test
+# compilation cache the first pass filled.
 test: deps fmt-check vet test-modules
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
+	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./loader ./host
 
 test-modules:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done

@@ -161,18 +161,30 @@ func startSiteOpts(t testing.TB, hcl string, o siteOptions) *site {
 	return &site{srv: srv, base: bases[0], bases: bases, logs: logs, loader: l}
 }
 
+// get requests path and reads the whole response; it fails the test at
+// once on an error, so call it only from the test's goroutine (others use
+// tryGet).
 func (s *site) get(t *testing.T, path string) (*http.Response, string) {
 	t.Helper()
+	resp, body, err := s.tryGet(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// tryGet is get returning its error, for any goroutine.
+func (s *site) tryGet(path string) (*http.Response, string, error) {
 	resp, err := http.Get(s.base + path)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return nil, "", fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: reading body: %v", path, err)
+		return nil, "", fmt.Errorf("GET %s: reading body: %w", path, err)
 	}
-	return resp, string(b)
+	return resp, string(b), nil
 }
 
 const exampleSite = `
@@ -547,7 +559,11 @@ func TestTimeoutAndWaiting(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, _ := s.get(t, "/?ms=300")
+			resp, _, err := s.tryGet("/?ms=300")
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			codes[i] = resp.StatusCode
 		}()
 	}

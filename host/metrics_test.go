@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,6 +87,15 @@ plugin "v" {
 			}
 			prev = m
 		}
+	}
+	// As Prometheus would scrape it: curl, not Go's client.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sf", admin+"/metrics").Output()
+		if err != nil || !strings.Contains(string(out), trapKey+" ") {
+			t.Errorf("curl /metrics: %v, no %s in\n%s", err, trapKey, out)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Errorf("curl is not installed (CI installs it)")
 	}
 	if prev[`wasmhost_plugin_swaps_total{worker="0",plugin="v"}`] != 5 {
 		t.Errorf("swaps_total %v, want 5", prev[`wasmhost_plugin_swaps_total{worker="0",plugin="v"}`])

@@ -20,7 +20,12 @@ import (
 // Each test here removes one limit in the mind of the reader: the
 // assertion is what would fail if the limit were not enforced.
 
-func TestLoopingGuestIsStopped(t *testing.T) { forEachEngine(t, testLoopingGuestIsStopped) }
+func TestLoopingGuestIsStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a load test (50 looping guests) with 200 ms deadlines")
+	}
+	forEachEngine(t, testLoopingGuestIsStopped)
+}
 
 func testLoopingGuestIsStopped(t *testing.T, engine string) {
 	s := startEngineSite(t, engine, `

@@ -38,6 +38,11 @@ func versionOf(client *http.Client, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return readVersion(resp)
+}
+
+// readVersion reads a version plugin's response to its end.
+func readVersion(resp *http.Response) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -121,14 +126,21 @@ func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Durat
 	return 0
 }
 
-func TestHotSwapUnderLoad(t *testing.T) { forEachEngine(t, testHotSwapUnderLoad) }
+func TestHotSwapUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a load test, and it compiles a module afresh")
+	}
+	forEachEngine(t, testHotSwapUnderLoad)
+}
 
 func testHotSwapUnderLoad(t *testing.T, engine string) {
 	live, v1, v2 := versions(t)
+	// A cache of its own: version two is really compiled for the first
+	// time at the first swap, whatever ran before.
 	s := startSiteOpts(t, `plugin "v" {
   path      = "`+live+`"
   instances = 8
-}`, siteOptions{level: hclog.Info, cacheDir: testutil.CacheDir(t), engine: engine})
+}`, siteOptions{level: hclog.Info, cacheDir: t.TempDir(), engine: engine})
 	waitVersion(t, s.base+"/", "one", time.Second)
 	steady := s.loader.LiveInstances()
 	l := startLoad(s.base+"/", 16)
@@ -225,18 +237,20 @@ func TestSlowRequestFinishesOnTheOldVersion(t *testing.T) {
 func testSlowRequestFinishesOnTheOldVersion(t *testing.T, engine string) {
 	live, _, v2 := versions(t)
 	s := startEngineSite(t, engine, `plugin "v" { path = "`+live+`" }`)
-	got := make(chan string, 1)
-	go func() {
-		v, err := versionOf(&http.Client{Timeout: 10 * time.Second}, s.base+"/?ms=2000")
-		if err != nil {
-			v = err.Error()
-		}
-		got <- v
-	}()
-	time.Sleep(300 * time.Millisecond) // the slow request is in its guest now
+	// The response headers arrive with the first chunk, which the guest
+	// flushes before it sleeps: from then on the request is in its guest.
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(s.base + "/?ms=2000")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testutil.CopyFile(t, v2, live)
 	waitVersion(t, s.base+"/", "two", 2*time.Second)
-	if v := <-got; v != "one" {
+	v, err := readVersion(resp)
+	resp.Body.Close()
+	if err != nil {
+		v = err.Error()
+	}
+	if v != "one" {
 		t.Errorf("the slow request in flight during the swap got %q, want the old version's body", v)
 	}
 }
@@ -245,11 +259,14 @@ func TestAdminReloadEndpoint(t *testing.T) {
 	live, _, v2 := versions(t)
 	s := startSite(t, `server { autoreload = false }
 plugin "v" { path = "`+live+`" }`)
+	// A server with autoreload on, on the same file, shows when a watcher
+	// has seen the change: only then does "not swapped" mean something.
+	watching := startSite(t, `plugin "v" { path = "`+live+`" }`)
 	admin := httptestServer(t, s.srv.AdminHandler())
 	testutil.CopyFile(t, v2, live)
-	time.Sleep(300 * time.Millisecond)
-	if v, _ := versionOf(http.DefaultClient, s.base+"/"); v != "one" {
-		t.Fatalf("autoreload = false still swapped (serving %q)", v)
+	waitVersion(t, watching.base+"/", "two", 5*time.Second)
+	if v, err := versionOf(http.DefaultClient, s.base+"/"); err != nil || v != "one" {
+		t.Fatalf("autoreload = false still swapped (serving %q, %v)", v, err)
 	}
 	resp, err := http.Post(admin+"/plugins/v/reload", "", nil)
 	if err != nil {
@@ -259,15 +276,21 @@ plugin "v" { path = "`+live+`" }`)
 		Swapped bool
 		Version string
 	}
-	json.NewDecoder(resp.Body).Decode(&res)
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		t.Errorf("POST /plugins/v/reload: %v", err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !res.Swapped {
 		t.Errorf("POST /plugins/v/reload: %d %+v", resp.StatusCode, res)
 	}
-	if v, _ := versionOf(http.DefaultClient, s.base+"/"); v != "two" {
-		t.Errorf("after the reload: %q, want two", v)
+	if v, err := versionOf(http.DefaultClient, s.base+"/"); err != nil || v != "two" {
+		t.Errorf("after the reload: %q (%v), want two", v, err)
 	}
-	resp, _ = http.Post(admin+"/plugins/nope/reload", "", nil)
+	resp, err = http.Post(admin+"/plugins/nope/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("reload of an unknown plugin: %d, want 404", resp.StatusCode)
 	}
@@ -343,6 +366,9 @@ plugin "panic" { path = "{{panic}}" }`)
 // TestSwapServesInterpretedUntilCompiled: a new version whose machine code
 // is not cached serves through the interpreter at once, then compiled.
 func TestSwapServesInterpretedUntilCompiled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: compiles a module afresh")
+	}
 	forEachEngine(t, testSwapServesInterpretedUntilCompiled)
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/wasmhost/wasmhost/internal/build"
+	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -38,7 +39,8 @@ func cmdBuild(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return nil
 			}
-			l, err := loader.New(loader.Options{CacheDir: dir})
+			// build reads no site.hcl: the cache keeps the default bound.
+			l, err := loader.New(loader.Options{CacheDir: dir, CacheSize: config.DefaultCacheSize})
 			if err != nil {
 				return nil
 			}

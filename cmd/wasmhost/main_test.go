@@ -121,7 +121,9 @@ func TestCheckReportsWhereAndWhat(t *testing.T) {
 		{"malformed", "server {\n  listen = [\"127.0.0.1:8888\"\n}\n", regexp.MustCompile(`site\.hcl:\d+,\d+`)},
 		{"bad value", "plugin \"x\" {\n  path = \"x.wasm\"\n  instances = -3\n}\n", regexp.MustCompile(`site\.hcl:3,15-17: `)},
 		{"missing plugin file", "plugin \"hello\" {\n  path = \"missing.wasm\"\n}\n",
-			regexp.MustCompile(`site\.hcl:2,10-24: plugin "hello" \(.*missing\.wasm\): no such file`)},
+			regexp.MustCompile(`site\.hcl:2,10-24: plugin "hello" \(.*missing\.wasm\): no such file(.|\n)*: 1 problem\n$`)},
+		{"two missing plugin files", "plugin \"a\" {\n  path = \"a.wasm\"\n}\nplugin \"b\" {\n  path  = \"b.wasm\"\n  mount = \"/b\"\n}\n",
+			regexp.MustCompile(`: 2 problems\n$`)},
 	}
 	for _, c := range cases {
 		code, _, errOut := runCLI("check", writeSite(t, c.site))
