@@ -152,6 +152,11 @@ func (l *pluginLink) serve(ctx context.Context, call *chainCall, i int, req *lin
 	var err error
 	for attempt := 0; ; attempt++ {
 		lv := l.mp.current.Load()
+		if msg, down := l.mp.unavailable(); down {
+			// Under debug, a middleware that does not load yet fails the
+			// requests through it, saying why.
+			return &loader.GuestError{Kind: "load", Message: msg}
+		}
 		lx := newLinkExchange(ctx, call, i, req, out, lv, l.mp)
 		err = lv.plugin.Serve(ctx, lx, flags)
 		if d := lx.down; d != nil {
@@ -191,7 +196,11 @@ func (s *Server) newChains(st *siteState) error {
 		if mp == nil {
 			return false, false
 		}
-		return mp.current.Load().plugin.Kind == loader.Middleware, true
+		p := mp.current.Load().plugin
+		if p == nil {
+			return false, false // under debug, not loaded yet: its kind is unknown
+		}
+		return p.Kind == loader.Middleware, true
 	})
 	if diags.HasErrors() {
 		return &ConfigError{Diags: diags}
@@ -236,7 +245,9 @@ func (e *ConfigError) Error() string {
 // checkSwapKind refuses a new version of a plugin that is not of the kind
 // of the version serving: the site's chains were checked against it.
 func checkSwapKind(old, new *loader.Plugin) error {
-	if old.Kind == new.Kind {
+	if old == nil || old.Kind == new.Kind {
+		// old is nil under debug for a plugin that has not loaded since the
+		// start: its uses were not checked, and are when the site reloads.
 		return nil
 	}
 	return &loader.LoadError{Plugin: new.Name, Path: new.Path, Err: fmt.Errorf(
