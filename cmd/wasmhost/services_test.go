@@ -54,11 +54,15 @@ import json, sys, requests
 from concurrent.futures import ThreadPoolExecutor
 url, n, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def one(_):
-    r = requests.get(url, timeout=30, headers={"Connection": "close"})
-    return r.status_code, r.headers.get("X-Worker")
+    try:
+        r = requests.get(url, timeout=30, headers={"Connection": "close"})
+    except Exception as e:
+        return 0, None, repr(e)
+    return r.status_code, r.headers.get("X-Worker"), r.text[:300]
 with ThreadPoolExecutor(c) as ex:
     res = list(ex.map(one, range(n)))
-print(json.dumps({"failed": sum(1 for s, _ in res if s != 200), "workers": sorted(set(w for _, w in res if w))}))
+print(json.dumps({"failed": sum(1 for s, _, _ in res if s != 200), "workers": sorted(set(w for _, w, _ in res if w)),
+                  "failures": ["%d %s" % (s, body) for s, _, body in res if s != 200][:5]}))
 `
 
 func TestKVIncrementsAcrossWorkers(t *testing.T) {
@@ -73,14 +77,15 @@ func TestKVIncrementsAcrossWorkers(t *testing.T) {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
 	var res struct {
-		Failed  int      `json:"failed"`
-		Workers []string `json:"workers"`
+		Failed   int      `json:"failed"`
+		Workers  []string `json:"workers"`
+		Failures []string `json:"failures"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("python3 output %q: %v", out, err)
 	}
 	if res.Failed != 0 || len(res.Workers) < 2 {
-		t.Errorf("%d increments failed; workers that answered: %v (want both)", res.Failed, res.Workers)
+		t.Errorf("%d increments failed (%q); workers that answered: %v (want both)", res.Failed, res.Failures, res.Workers)
 	}
 	if got := get(t, "http://"+p.Addr+"/svc/kv/get?key=hits"); got != "1000" {
 		t.Fatalf("1,000 increments from 16 clients across 2 workers counted %s", got)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
@@ -33,16 +34,44 @@ func OpenSQLite(path string) (Store, error) {
 		return nil, fmt.Errorf("key-value file %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = retryBusy(ctx, func() error {
+		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`)
+		return err
+	})
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("key-value file %s: %w", path, err)
 	}
 	return &sqliteStore{db: db}, nil
 }
 
+// retryBusy runs op again while SQLite answers "database is locked", until
+// ctx ends. busy_timeout covers most waits for another process's lock, but
+// not all: the switch to WAL mode when prefork workers open a new file at
+// the same moment, and a lock that is taken while a connection is being
+// set up, fail at once with SQLITE_BUSY. The operations are transactions
+// or single statements, so running one again is safe.
+func retryBusy(ctx context.Context, op func() error) error {
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := op()
+		if err == nil || !strings.Contains(err.Error(), "database is locked") && !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 func (s *sqliteStore) Get(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.db.QueryRowContext(ctx, `SELECT v FROM kv WHERE k = ?`, key).Scan(&v)
+	err := retryBusy(ctx, func() error {
+		return s.db.QueryRowContext(ctx, `SELECT v FROM kv WHERE k = ?`, key).Scan(&v)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -56,18 +85,24 @@ func (s *sqliteStore) Set(ctx context.Context, key string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, key, value)
-	return err
+	return retryBusy(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, key, value)
+		return err
+	})
 }
 
 func (s *sqliteStore) Delete(ctx context.Context, key string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM kv WHERE k = ?`, key)
-	return err
+	return retryBusy(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM kv WHERE k = ?`, key)
+		return err
+	})
 }
 
 func (s *sqliteStore) Exists(ctx context.Context, key string) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM kv WHERE k = ?`, key).Scan(&one)
+	err := retryBusy(ctx, func() error {
+		return s.db.QueryRowContext(ctx, `SELECT 1 FROM kv WHERE k = ?`, key).Scan(&one)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -119,6 +154,7 @@ func prefixEnd(prefix string) (string, bool) {
 func (s *sqliteStore) Increment(ctx context.Context, key string, delta int64) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0 // tx may run this again after SQLITE_BUSY
 		var cur []byte
 		err := tx.QueryRowContext(ctx, `SELECT v FROM kv WHERE k = ?`, key).Scan(&cur)
 		switch {
@@ -151,13 +187,15 @@ func (s *sqliteStore) CompareAndSwap(ctx context.Context, key string, old, new [
 		new = []byte{}
 	}
 	var res sql.Result
-	var err error
-	if old == nil {
-		res, err = s.db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`, key, new)
-	} else {
-		// One UPDATE is atomic by itself: SQLite serializes writers.
-		res, err = s.db.ExecContext(ctx, `UPDATE kv SET v = ? WHERE k = ? AND v = ?`, new, key, old)
-	}
+	err := retryBusy(ctx, func() (err error) {
+		if old == nil {
+			res, err = s.db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`, key, new)
+		} else {
+			// One UPDATE is atomic by itself: SQLite serializes writers.
+			res, err = s.db.ExecContext(ctx, `UPDATE kv SET v = ? WHERE k = ? AND v = ?`, new, key, old)
+		}
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
@@ -166,15 +204,17 @@ func (s *sqliteStore) CompareAndSwap(ctx context.Context, key string, old, new [
 }
 
 func (s *sqliteStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return retryBusy(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 func (s *sqliteStore) Close() error { return s.db.Close() }
