@@ -186,8 +186,13 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
 	if lat[len(lat)-1] > time.Second {
 		t.Errorf("a swap took %v to become visible, want at most 1s", lat[len(lat)-1])
 	}
-	if cold > time.Second {
-		t.Errorf("the swap to a build not compiled yet took %v to become visible, want at most 1s", cold)
+	// The cold swap is really cold now (a cache of its own): the module is
+	// compiled for the interpreter and its Go runtime initialized there,
+	// under 16 connections on 2 cores. Measured 0.37-0.55 s on an idle
+	// machine and up to 1.28 s in full make test runs, so its bound is 2 s;
+	// the cached swaps above keep 1 s.
+	if cold > 2*time.Second {
+		t.Errorf("the swap to a build not compiled yet took %v to become visible, want at most 2s", cold)
 	}
 	if l.seen["one"] == 0 || l.seen["two"] == 0 {
 		t.Errorf("responses did not switch versions: %v", l.seen)
