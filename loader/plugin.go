@@ -191,12 +191,7 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	p.initialMemory = uint64(inst.mem.Size())
 	p.retireAt = retireThreshold(inst.mem.Size(), cfg.MemoryLimit)
-	p.pool.slots <- struct{}{}
-	p.pool.created.Add(1)
-	p.pool.live.Add(1)
-	l.live.Add(1)
-	p.pool.maxLive.Store(1)
-	p.pool.idle <- inst
+	p.pool.prime(inst)
 	ok = true
 	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "engine", p.Engine, "kind", p.Kind, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
@@ -438,7 +433,7 @@ type Stats struct {
 func (p *Plugin) Stats() Stats {
 	return Stats{
 		Live:            p.pool.live.Load(),
-		Idle:            int64(len(p.pool.idle)),
+		Idle:            int64(p.pool.idleCount()),
 		Busy:            p.pool.busy.Load(),
 		MaxLive:         p.pool.maxLive.Load(),
 		Created:         p.pool.created.Load(),
