@@ -109,7 +109,7 @@ func (b *lockedBody) ReadBody(p []byte) int32 {
 func (s *Server) serveChain(ctx context.Context, ch *chain, ex *exchange, r *http.Request, c *client, scriptName, pathInfo string, flags uint32) error {
 	st := s.state.Load()
 	call := &chainCall{
-		srv: s, chain: ch, client: c, scriptName: scriptName, requestID: ex.requestID,
+		srv: s, chain: ch, client: c, scriptName: scriptName, requestID: string(ex.requestID),
 		maxBody: st.site.Server.MaxBodySize, traceback: ex.traceback,
 	}
 	req := &linkRequest{r: r, pathInfo: pathInfo}

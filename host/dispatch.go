@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/internal/reqctx"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -23,31 +24,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := &st.site.Server
 	c := s.resolveClient(cfg, r)
 	if int64(len(r.RequestURI)) > cfg.MaxURLLength {
-		s.plainError(w, r, &c, http.StatusRequestURITooLong, "414 URI too long", start, "")
+		s.plainError(w, r, ptr(c), http.StatusRequestURITooLong, "414 URI too long", start, "")
 		return
 	}
 	if p := r.URL.Path; p != "" && p[0] == '/' && hasDotSegments(p) {
 		// Clean before routing, as net/http's ServeMux does, so "/env/../x"
 		// can never reach the plugin at "/env" as a path outside its mount.
-		s.redirectClean(w, r, &c, start)
+		s.redirectClean(w, r, ptr(c), start)
 		return
 	}
 	if st.static != nil && st.static.Matches(r.URL.Path) {
-		s.serveStatic(st.static, w, r, &c, start)
+		s.serveStatic(st.static, w, r, ptr(c), start)
 		return
 	}
 	rt, scriptName, pathInfo := st.routes.match(r.URL.Path)
 	if rt == nil {
-		s.plainError(w, r, &c, http.StatusNotFound, "404 page not found", start, "")
+		s.plainError(w, r, ptr(c), http.StatusNotFound, "404 page not found", start, "")
 		return
 	}
 	mp := rt.plugin
 	if msg, down := mp.unavailable(); down {
-		s.serveFailure(w, r, &c, start, mp.cfg.Name, msg)
+		s.serveFailure(w, r, ptr(c), start, mp.cfg.Name, msg)
 		return
 	}
 	if r.ContentLength > cfg.MaxBodySize {
-		s.plainError(w, r, &c, http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
+		s.plainError(w, r, ptr(c), http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
 		return
 	}
 	ex := s.exchanges.Get().(*exchange)
@@ -55,16 +56,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.release()
 		s.exchanges.Put(ex)
 	}()
-	ex.reset(s, w, r, &c, mp.log)
-	ex.requestID = s.nextRequestID()
+	ex.reset(s, w, r, c, mp.log)
+	ex.requestID = s.appendRequestID(ex.requestID[:0])
 	ex.traceback = cfg.ServeTraceback
-	ctx, cancel := requestDeadline(r, mp.cfg.Timeout)
-	defer cancel()
+	// The deadline counts from the request's arrival at the handler.
+	ctx := reqctx.WithDeadline(r.Context(), start.Add(mp.cfg.Timeout))
+	defer ctx.Cancel()
 	ex.ctx = ctx
 	// The plugin's timeout bounds everything the request does, not only
 	// guest code: a client that stops reading the response makes the write
 	// that the guest waits on fail at the deadline.
-	ex.rc = http.NewResponseController(w)
+	ex.rcv = *http.NewResponseController(w)
+	ex.rc = &ex.rcv
 	deadline, _ := ctx.Deadline()
 	_ = ex.rc.SetWriteDeadline(deadline)
 	var flags uint32
@@ -83,11 +86,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lv *loadedVersion
 	if ch := st.chains[mp]; ch != nil {
 		// Through its middleware (chain.go); the deadline covers every link.
-		err = s.serveChain(ctx, ch, ex, r, &c, scriptName, pathInfo, flags)
+		err = s.serveChain(ctx, ch, ex, r, ex.client, scriptName, pathInfo, flags)
 	} else {
 		for attempt := 0; ; attempt++ {
 			lv = mp.current.Load()
-			ex.env = appendEnviron(ex.env[:0], r, &c, scriptName, pathInfo, ex.requestID, lv.fixed)
+			ex.env = appendEnviron(ex.env[:0], r, ex.client, scriptName, pathInfo, ex.requestID, lv.fixed)
 			err = lv.plugin.Serve(ctx, ex, flags)
 			// ErrClosed comes only from a pool that a swap closed while
 			// this request waited for an instance: the guest never ran, so
@@ -180,11 +183,11 @@ func statusFor(err error, ex *exchange) int {
 func (s *Server) logFailure(mp *mountedPlugin, ex *exchange, err error) {
 	switch {
 	case errors.Is(err, loader.ErrCanceled):
-		mp.log.Info("request cancelled: the client went away", "request_id", ex.requestID)
+		mp.log.Info("request cancelled: the client went away", "request_id", string(ex.requestID))
 	case errors.Is(err, loader.ErrTimeout):
-		mp.log.Warn("request timed out; the guest was stopped", "request_id", ex.requestID, "timeout", mp.cfg.Timeout)
+		mp.log.Warn("request timed out; the guest was stopped", "request_id", string(ex.requestID), "timeout", mp.cfg.Timeout)
 	default:
-		mp.log.Error("request failed", "request_id", ex.requestID, "error", err.Error(), "path", mp.cfg.Path)
+		mp.log.Error("request failed", "request_id", string(ex.requestID), "error", err.Error(), "path", mp.cfg.Path)
 	}
 }
 
@@ -229,3 +232,8 @@ func cleanPath(p string) string {
 	}
 	return c
 }
+
+// ptr is a copy of c on the heap, for the paths that answer before a
+// request has an exchange (whose own copy spares the usual path the
+// allocation).
+func ptr(c client) *client { return &c }

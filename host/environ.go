@@ -15,7 +15,7 @@ import (
 // appendEnviron encodes a request's environ (see CONTRACT.md and abi) onto
 // buf. The plugin's fixed entries (name, version, worker, env) come
 // pre-encoded in fixed, so the per-request work is only the request's own.
-func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo, requestID string, fixed []byte) []byte {
+func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo string, requestID, fixed []byte) []byte {
 	buf = abi.AppendPair(buf, abi.KeyRequestMethod, r.Method)
 	buf = abi.AppendPair(buf, abi.KeyScriptName, scriptName)
 	buf = abi.AppendPair(buf, abi.KeyPathInfo, pathInfo)
@@ -48,7 +48,7 @@ func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo,
 	}
 
 	buf = abi.AppendPair(buf, abi.KeyURLScheme, c.scheme)
-	buf = abi.AppendPair(buf, abi.KeyRequestID, requestID)
+	buf = abi.AppendPair(buf, abi.KeyRequestID, string(requestID))
 	return append(buf, fixed...)
 }
 

@@ -21,6 +21,10 @@ import (
 // typical pages keep their Content-Length.
 const responseBufferSize = 64 << 10
 
+// netHTTPBuffered is how much of a body net/http's HTTP/1 server holds
+// before it commits to chunked framing (its bufferBeforeChunkingSize).
+const netHTTPBuffered = 2048
+
 // guestLogCapture bounds the guest output kept per request for error pages.
 const guestLogCapture = 16 << 10
 
@@ -28,15 +32,17 @@ const guestLogCapture = 16 << 10
 // reused across requests through a sync.Pool; reset prepares it for one.
 type exchange struct {
 	srv    *Server
-	client *client
+	client *client // &cl
+	cl     client
 	w      http.ResponseWriter
 	r      *http.Request
-	ctx    context.Context // the request's deadline and cancellation
-	body   *spool          // the request body read ahead, nil without one
-	rc     *http.ResponseController
+	ctx    context.Context          // the request's deadline and cancellation
+	body   *spool                   // the request body read ahead, nil without one
+	rc     *http.ResponseController // &rcv
+	rcv    http.ResponseController
 	log    hclog.Logger // the plugin's logger
 
-	requestID string
+	requestID []byte
 	env       []byte
 
 	status    int
@@ -54,8 +60,9 @@ type exchange struct {
 	traceback bool   // serve_traceback for this request
 }
 
-func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c *client, log hclog.Logger) {
-	ex.srv, ex.client = s, c
+func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c client, log hclog.Logger) {
+	ex.srv, ex.cl = s, c
+	ex.client = &ex.cl
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
 	ex.ctx = r.Context()
 	ex.env = ex.env[:0]
@@ -69,8 +76,8 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c *
 // release drops references to the request so the pool does not keep it
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
-	ex.srv, ex.client = nil, nil
-	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc = nil, nil, nil, nil, nil, nil
+	ex.srv, ex.client, ex.cl = nil, nil, client{}
+	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc, ex.rcv = nil, nil, nil, nil, nil, nil, http.ResponseController{}
 	if cap(ex.env) > 64<<10 {
 		ex.env = nil
 	}
@@ -167,7 +174,7 @@ func (ex *exchange) Flush() int32 {
 
 func (ex *exchange) Log(level int32, msg []byte) {
 	lvl, text, fields := loader.GuestRecord(level, msg)
-	ex.log.Log(lvl, text, append(fields, "request_id", ex.requestID)...)
+	ex.log.Log(lvl, text, append(fields, "request_id", string(ex.requestID))...)
 	if level&abi.LogStructured != 0 {
 		msg = []byte(text)
 	}
@@ -228,7 +235,10 @@ func (ex *exchange) finishOK() {
 	if ex.committed {
 		return
 	}
-	if ex.declared < 0 && bodyAllowed(ex.status) {
+	// net/http computes the same Content-Length itself for a body it
+	// holds whole when the handler returns (up to 2 KiB on HTTP/1); set
+	// it here only beyond that.
+	if ex.declared < 0 && bodyAllowed(ex.status) && (len(ex.buf) > netHTTPBuffered || ex.r.ProtoMajor != 1) {
 		ex.w.Header().Set("Content-Length", strconv.Itoa(len(ex.buf)))
 	}
 	ex.commit()

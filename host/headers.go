@@ -35,10 +35,22 @@ func checkHeaders(enc []byte) (declared int64, ok bool) {
 // copyHeaders adds the encoded headers to h, except hop-by-hop framing
 // headers: the connection's framing is the server's business (PEP 3333 says
 // the same), and a guest-set Transfer-Encoding would corrupt it.
+//
+// Two allocations cover every header: one string holds all the values
+// (each value is a substring of it) and one slice backs every value list.
 func copyHeaders(h http.Header, enc []byte) {
-	for len(enc) > 0 {
-		k, v, rest, _ := abi.NextPair(enc)
-		enc = rest
+	n := 0
+	for rest := enc; len(rest) > 0; n++ {
+		_, _, rest, _ = abi.NextPair(rest)
+	}
+	if n == 0 {
+		return
+	}
+	all := string(enc)
+	vals := make([]string, n)
+	for i, rest := 0, enc; len(rest) > 0; i++ {
+		k, v, next, _ := abi.NextPair(rest)
+		rest = next
 		name, ok := commonHeaders[string(k)] // no allocation for the usual names
 		if !ok {
 			name = textproto.CanonicalMIMEHeaderKey(string(k))
@@ -47,7 +59,13 @@ func copyHeaders(h http.Header, enc []byte) {
 		case "Transfer-Encoding", "Keep-Alive", "Upgrade", "Te", "Trailer", "Proxy-Connection":
 			continue
 		}
-		h[name] = append(h[name], string(v))
+		end := len(enc) - len(rest)
+		vals[i] = all[end-len(v) : end]
+		if prev := h[name]; len(prev) > 0 {
+			h[name] = append(prev, vals[i])
+		} else {
+			h[name] = vals[i : i+1 : i+1]
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ type linkExchange struct {
 func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink, lv *loadedVersion, mp *mountedPlugin) *linkExchange {
 	return &linkExchange{
 		ctx: ctx, call: call, idx: i, req: req, out: out, log: mp.log,
-		env: appendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, call.requestID, lv.fixed),
+		env: appendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), lv.fixed),
 	}
 }
 

@@ -439,16 +439,11 @@ func (s *Server) PluginStats() map[string]loader.Stats {
 	return m
 }
 
-func (s *Server) nextRequestID() string {
+// appendRequestID appends the next request ID to b. It is kept as bytes:
+// the environ copies it, and only a log line needs it as a string.
+func (s *Server) appendRequestID(b []byte) []byte {
 	n := s.reqSeq.Add(1)
-	b := make([]byte, 0, 8+1+16)
 	b = append(b, s.reqPrefix...)
 	b = append(b, '-')
-	b = strconv.AppendUint(b, n, 16)
-	return string(b)
-}
-
-// requestDeadline is the context a guest runs under.
-func requestDeadline(r *http.Request, timeout time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), timeout)
+	return strconv.AppendUint(b, n, 16)
 }
