@@ -52,13 +52,14 @@ deps:
 # compiler takes minutes per module); the others load from the shared test
 # compilation cache the first pass filled.
 # The host tests that drive its concurrent parts (swaps against reloads and
-# shutdown, the instance pool, middleware chains, the scheduler, services)
-# run under the race detector; the rest of host runs once, above, to keep
-# make test near 15 minutes on two cores.
-RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|Chain|BusyPlugin|EchoStreamsTenMiB|ClientDisconnect|TotalsSurvive|KVFromPlugin|OutboundHTTP|ServeAfterShutdown
+# shutdown, the instance pool, the goroutines of a middleware chain, the
+# scheduler, services) run under the race detector; the rest of host (the
+# chain's configuration checks among them) runs once, above, to keep make
+# test under 15 minutes on two cores.
+RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|ChainStreams|ChainEchoesTenMiB|ChainTrapsAndDeadline|ChainMiddlewareSwapUnderLoad|BusyPlugin|EchoStreamsTenMiB|ClientDisconnect|TotalsSurvive|KVFromPlugin|OutboundHTTP|ServeAfterShutdown
 test: deps fmt-check vet test-modules
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
-	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./loader
+	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./loader ./internal/reqctx
 	$(GO) test -race -short -p 1 -count=1 -timeout 20m -run '$(RACE_HOST_TESTS)' ./host
 
 test-modules:
