@@ -28,6 +28,11 @@ func (w *nullWriter) WriteHeader(status int)      { w.status = status }
 func (w *nullWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 func (w *nullWriter) Flush()                      {}
 
+// SetWriteDeadline is there as on net/http's writer: without it the
+// ResponseController's call would cost an error value per request, which
+// a server does not pay.
+func (w *nullWriter) SetWriteDeadline(time.Time) error { return nil }
+
 func (w *nullWriter) reset() {
 	clear(w.h)
 	w.status, w.n = 0, 0
