@@ -56,7 +56,9 @@ func WithDeadline(parent context.Context, d time.Time) *Context {
 // Deadline implements context.Context.
 func (c *Context) Deadline() (time.Time, bool) { return c.deadline, true }
 
-// Value implements context.Context: the parent's values.
+// Value implements context.Context: the parent's values. (context.Cause
+// still reports this Context's error: since Go 1.26 it falls back to Err
+// when the cancelCtx it finds through Value, net/http's, has no cause.)
 func (c *Context) Value(key any) any { return c.parent.Value(key) }
 
 // Done implements context.Context. The first call arms the deadline's

@@ -199,3 +199,24 @@ func TestAfterFuncStop(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 }
+
+// context.Cause reports this Context's own error, not that of the cancelCtx
+// it derives from (net/http's request context, still live).
+func TestCauseIsOwnError(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := WithDeadline(parent, time.Now().Add(time.Millisecond))
+	defer c.Cancel()
+	<-c.Done()
+	if got := context.Cause(c); got != context.DeadlineExceeded {
+		t.Fatalf("Cause = %v, want DeadlineExceeded", got)
+	}
+	child, ccancel := context.WithCancel(c)
+	defer ccancel()
+	if got := context.Cause(child); got != context.DeadlineExceeded {
+		t.Fatalf("a derived context's Cause = %v, want DeadlineExceeded", got)
+	}
+	if c.Value(key{}) != nil {
+		t.Fatal("an unknown key has a value")
+	}
+}
