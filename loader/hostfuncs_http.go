@@ -135,7 +135,10 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 			req.ContentLength = n
 		}
 		if req.ContentLength == 0 {
+			// Nothing will read the pipe: a body write fails at once
+			// rather than waiting for the request's deadline.
 			req.Body = http.NoBody
+			r.bodyR.CloseWithError(errEmptyBody)
 		}
 	}
 	go func() {
@@ -159,6 +162,10 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 	inst.svc.requests[inst.svc.nextReq] = r
 	setResult(stack, inst.svc.nextReq)
 }
+
+// errEmptyBody is why a body write to a request that declared
+// Content-Length: 0 fails.
+var errEmptyBody = errors.New("the request declared Content-Length: 0")
 
 // refused logs a destination the sandbox refused: an operator should see
 // what a plugin tried to reach.
