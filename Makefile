@@ -53,10 +53,10 @@ deps:
 # compilation cache the first pass filled.
 # The host tests that drive its concurrent parts (swaps against reloads and
 # shutdown, the instance pool, the goroutines of a middleware chain, the
-# scheduler, services) run under the race detector; the rest of host (the
-# chain's configuration checks among them) runs once, above, to keep make
-# test under 15 minutes on two cores.
-RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|ChainStreams|ChainEchoesTenMiB|ChainTrapsAndDeadline|ChainMiddlewareSwapUnderLoad|BusyPlugin|EchoStreamsTenMiB|ClientDisconnect|TotalsSurvive|KVFromPlugin|OutboundHTTP|ServeAfterShutdown
+# deadline, services) run under the race detector; the rest of host runs
+# once, above, to keep make test under 15 minutes on two cores. (The
+# scheduler's own tests run under it with the loader's.)
+RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|ChainEchoesTenMiB|ChainTrapsAndDeadline|ChainMiddlewareSwapUnderLoad|EchoStreamsTenMiB|ClientDisconnect|KVFromPlugin|OutboundHTTP|ServeAfterShutdown
 test: deps fmt-check vet test-modules
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./loader ./internal/reqctx
