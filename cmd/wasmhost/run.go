@@ -195,6 +195,12 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 		srv.Shutdown(ctx)
 		return exitFailure
 	}
+	// Signals are handled from before anything says "listening": a TERM
+	// sent by whoever waits for that line must never find a process that
+	// serves but cannot stop gracefully (the default action kills it).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
+	defer signal.Stop(sigs)
 	var admin *http.Server
 	if ln, err := socks.AdminListener(); err != nil {
 		log.Error("cannot listen for admin", "error", err)
@@ -221,11 +227,6 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 	}
 	log.Info("serving", "site", site.File, "plugins", strings.Join(names, " "), "version", version.Version)
 
-	// Signals are handled from before the first request: a TERM must
-	// never find a process that serves but cannot stop gracefully.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
-	defer signal.Stop(sigs)
 	drain, listeners := prefork.NewDrainer(listeners, site.Server)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(listeners) }()
