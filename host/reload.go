@@ -183,9 +183,14 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 		mp.totals.drain(mp.current.Load().plugin)
 	}
 	s.state.Store(st)
+	grace := requestsEndWithin(prev.site)
+	if s.storeGraceForTests > 0 {
+		grace = s.storeGraceForTests
+	}
 	for _, mp := range removed {
 		mp.retireLocked()
 		mp.swapMu.Unlock()
+		mp.services.release(grace)
 	}
 	if prev.static != nil && prev.static != st.static {
 		prev.static.Close()
@@ -201,6 +206,17 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	}
 	s.log.Info("site reloaded", "site", site.File, "plugins", len(st.plugins))
 	return nil
+}
+
+// requestsEndWithin bounds how long a request that started under site
+// can still run: the longest plugin timeout (which also bounds a chain),
+// and the host's grace for writing its last answer.
+func requestsEndWithin(site *config.Site) time.Duration {
+	longest := time.Duration(0)
+	for _, pc := range site.Plugins {
+		longest = max(longest, pc.Timeout)
+	}
+	return longest + finalWriteGrace
 }
 
 func restartNeeded(a, b config.Server) bool {

@@ -69,6 +69,9 @@ type Server struct {
 	cert *certificate // nil without a tls block
 
 	stores storeRegistry // key-value stores, opened on first use (services.go)
+	// storeGraceForTests, if set, replaces how long a store left without a
+	// claim by a reload stays open (requestsEndWithin).
+	storeGraceForTests time.Duration
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -225,6 +228,11 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	if err := errors.Join(errs...); err != nil {
 		for _, mp := range fresh {
 			mp.current.Load().close()
+		}
+		for _, ld := range loads {
+			if ld != nil {
+				ld.svc.release(0) // nothing served with them
+			}
 		}
 		return nil, err
 	}

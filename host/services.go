@@ -18,9 +18,8 @@ import (
 // Guest services: the key-value stores and outbound HTTP a plugin reaches
 // through the loader's services calls. Stores are opened once per process,
 // on first use (a Redis that is down fails the calls, not the site's
-// start), and shared by every plugin granted them; they close when the
-// server shuts down. Each plugin has its own outbound client, whose
-// concurrency bound is the plugin's.
+// start), and shared by every plugin granted them. Each plugin has its own
+// outbound client, whose concurrency bound is the plugin's.
 
 // storeKey identifies a store by its declaration: a reload that changes a
 // kv block opens a new store; one that does not keeps the open one.
@@ -28,37 +27,112 @@ type storeKey struct{ name, backend, path, url string }
 
 func keyOf(d config.KV) storeKey { return storeKey{d.Name, d.Backend, d.Path, d.URL} }
 
+// storeRegistry holds the stores by declaration. Each plugin's services
+// claim the declarations they are granted; when a reload leaves one with
+// no claim (its kv block changed or went, or every plugin granted it did),
+// its store is closed once the requests that may still use it are over.
 type storeRegistry struct {
 	mu      sync.Mutex
-	stores  map[storeKey]kv.Store
+	entries map[storeKey]*storeEntry
 	metrics *serviceMetrics
+}
+
+type storeEntry struct {
+	store  kv.Store    // nil until first used
+	claims int         // plugin services that may open it
+	closer *time.Timer // armed while claims is 0: closes the store
+}
+
+// claim records that a plugin's services may open the store of k.
+func (r *storeRegistry) claim(k storeKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.entries == nil {
+		r.entries = map[storeKey]*storeEntry{}
+	}
+	e := r.entries[k]
+	if e == nil {
+		e = &storeEntry{}
+		r.entries[k] = e
+	}
+	e.claims++
+	if e.closer != nil {
+		e.closer.Stop() // declared again before it closed: keep it
+		e.closer = nil
+	}
+}
+
+// release gives a claim back. The last one closes the store after grace:
+// by then every request that started under the old declaration has ended
+// (requests are bounded by their plugin's timeout).
+func (r *storeRegistry) release(k storeKey, grace time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[k]
+	if e == nil || e.claims == 0 {
+		return
+	}
+	if e.claims--; e.claims == 0 {
+		e.closer = time.AfterFunc(grace, func() { r.expire(k, e) })
+	}
+}
+
+func (r *storeRegistry) expire(k storeKey, e *storeEntry) {
+	r.mu.Lock()
+	if r.entries[k] != e || e.claims != 0 {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.entries, k)
+	r.mu.Unlock()
+	if e.store != nil {
+		e.store.Close()
+	}
 }
 
 func (r *storeRegistry) open(d config.KV) (kv.Store, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := keyOf(d)
-	if s := r.stores[k]; s != nil {
-		return s, nil
+	e := r.entries[keyOf(d)]
+	if e == nil {
+		// Only a request that outlived the grace of a reload gets here.
+		return nil, fmt.Errorf("key-value store %q: its declaration was replaced by a reload", d.Name)
+	}
+	if e.store != nil {
+		return e.store, nil
 	}
 	s, err := kv.Open(d.Backend, d.Path, d.URL)
 	if err != nil {
 		return nil, fmt.Errorf("key-value store %q: %w", d.Name, err)
 	}
-	if r.stores == nil {
-		r.stores = map[storeKey]kv.Store{}
+	e.store = &meteredStore{name: d.Name, Store: s, m: r.metrics}
+	return e.store, nil
+}
+
+// openCount counts the stores open now, for tests.
+func (r *storeRegistry) openCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.entries {
+		if e.store != nil {
+			n++
+		}
 	}
-	ms := &meteredStore{name: d.Name, Store: s, m: r.metrics}
-	r.stores[k] = ms
-	return ms, nil
+	return n
 }
 
 func (r *storeRegistry) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, s := range r.stores {
-		s.Close()
-		delete(r.stores, k)
+	for k, e := range r.entries {
+		if e.closer != nil {
+			e.closer.Stop()
+		}
+		if e.store != nil {
+			e.store.Close()
+		}
+		delete(r.entries, k)
 	}
 }
 
@@ -70,6 +144,20 @@ type pluginServices struct {
 	reg      *storeRegistry
 	client   *outbound.Client
 	key      string // what a reload compares, see servicesKey
+	claimed  []storeKey
+	released bool
+}
+
+// release gives back the plugin's claims on its stores (see
+// storeRegistry.release); once is enough.
+func (p *pluginServices) release(grace time.Duration) {
+	if p == nil || p.released {
+		return
+	}
+	p.released = true
+	for _, k := range p.claimed {
+		p.reg.release(k, grace)
+	}
 }
 
 func (p *pluginServices) Store(name string) (kv.Store, error) {
@@ -108,6 +196,13 @@ func (s *Server) newPluginServices(site *config.Site, pc config.Plugin) (*plugin
 	client.Observe = func(host string, status int, d time.Duration) { m.outbound(pc.Name, host, status, d) }
 	p.client = client
 	p.key = servicesKey(site, pc)
+	for _, d := range site.KV {
+		if p.granted[d.Name] {
+			k := keyOf(d)
+			s.stores.claim(k)
+			p.claimed = append(p.claimed, k)
+		}
+	}
 	return p, nil
 }
 

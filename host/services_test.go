@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -13,6 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasmhost/wasmhost/host"
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
 func init() { plugins["services"] = "plugins/testplugins/services" }
@@ -324,4 +329,62 @@ func TestOutboundStreams(t *testing.T) {
 	if mem := s.srv.PluginStats()["services"].MemoryHighWater; mem > 32<<20 {
 		t.Errorf("guest linear memory reached %d MiB while 100 MiB streamed each way", mem>>20)
 	}
+}
+
+// A reload that replaces a kv block's declaration closes the old store once
+// the requests that may still use it are over (here after the test's short
+// grace); one that keeps the declaration keeps the open store.
+func TestReloadClosesReplacedStores(t *testing.T) {
+	dir := t.TempDir()
+	services := testutil.Plugin(t, "plugins/testplugins/services")
+	text := func(kvPath string, extra string) string {
+		return fmt.Sprintf(`
+kv "default" { path = %q }
+plugin "services" {
+  path = %q
+  kv   = ["default"]
+  %s
+}`, filepath.Join(dir, kvPath), services, extra)
+	}
+	s := startSite(t, text("a.kv", ""))
+	host.SetStoreGrace(s.srv, 50*time.Millisecond)
+	reload := func(hcl string) {
+		t.Helper()
+		cfg, diags := config.Parse([]byte(hcl), filepath.Join(dir, "site.hcl"))
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := s.srv.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect(t, s, "/kv/set?key=k&value=a", 200, "ok")
+	if n := host.OpenStores(s.srv); n != 1 {
+		t.Fatalf("%d stores open after the first use, want 1", n)
+	}
+
+	// The plugin's block changes, the store's does not: the same store.
+	reload(text("a.kv", `timeout = "9s"`))
+	expect(t, s, "/kv/get?key=k", 200, "a")
+	time.Sleep(200 * time.Millisecond)
+	if n := host.OpenStores(s.srv); n != 1 {
+		t.Fatalf("%d stores open after a reload that kept the declaration, want 1", n)
+	}
+
+	// The store's path changes: a new store, and the old one closes.
+	reload(text("b.kv", ""))
+	expectContains(t, s, "/kv/get?key=k", 404, "not found")
+	expect(t, s, "/kv/set?key=k&value=b", 200, "ok")
+	deadline := time.Now().Add(5 * time.Second)
+	for host.OpenStores(s.srv) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := host.OpenStores(s.srv); n != 1 {
+		t.Fatalf("%d stores open after the old declaration's grace, want 1 (the new one)", n)
+	}
+	expect(t, s, "/kv/get?key=k", 200, "b")
+
+	// Back to the first path: its file still has what was written there.
+	reload(text("a.kv", ""))
+	expect(t, s, "/kv/get?key=k", 200, "a")
 }
