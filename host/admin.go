@@ -43,6 +43,18 @@ type InstanceStatus struct {
 	Timeouts  int64 `json:"timeouts"`
 }
 
+// Add adds another process's figures for the same plugin, for a status
+// across processes.
+func (s *InstanceStatus) Add(o InstanceStatus) {
+	s.Max += o.Max
+	s.Idle += o.Idle
+	s.Busy += o.Busy
+	s.Created += o.Created
+	s.Discarded += o.Discarded
+	s.Traps += o.Traps
+	s.Timeouts += o.Timeouts
+}
+
 // Status is the /status document.
 type Status struct {
 	Workers []WorkerStatus `json:"workers"`

@@ -115,12 +115,9 @@ func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
 	if ex.started {
 		return abi.ErrState
 	}
-	if status < 200 || status > 999 {
-		return abi.ErrInvalid
-	}
-	declared, ok := checkHeaders(headers)
-	if !ok {
-		return abi.ErrInvalid
+	declared, rc := checkStart(status, headers)
+	if rc != 0 {
+		return rc
 	}
 	ex.status = int(status)
 	ex.header = append(ex.header[:0], headers...)

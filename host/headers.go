@@ -9,6 +9,20 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
+// checkStart validates a guest's start_response (its own or a
+// downstream's, as a middleware sees it): a status from 200 to 999 and
+// valid headers. rc is 0 or abi.ErrInvalid.
+func checkStart(status int32, headers []byte) (declared int64, rc int32) {
+	if status < 200 || status > 999 {
+		return -1, abi.ErrInvalid
+	}
+	declared, ok := checkHeaders(headers)
+	if !ok {
+		return -1, abi.ErrInvalid
+	}
+	return declared, 0
+}
+
 // checkHeaders validates a guest's encoded response headers: names must be
 // HTTP tokens and values must not contain CR, LF, NUL or other control
 // characters (header injection). It also returns the declared

@@ -311,12 +311,9 @@ func (es *eventSink) StartResponse(status int32, headers []byte) int32 {
 	if es.started {
 		return abi.ErrState
 	}
-	if status < 200 || status > 999 {
-		return abi.ErrInvalid
-	}
-	declared, ok := checkHeaders(headers)
-	if !ok {
-		return abi.ErrInvalid
+	declared, rc := checkStart(status, headers)
+	if rc != 0 {
+		return rc
 	}
 	es.started, es.status, es.declared = true, int(status), declared
 	head := make([]byte, 0, len(headers)+32)

@@ -212,14 +212,7 @@ func mergePlugins(sts []host.Status) []host.PluginStatus {
 				if out[i].Name != p.Name {
 					continue
 				}
-				in, add := &out[i].Instances, p.Instances
-				in.Max += add.Max
-				in.Idle += add.Idle
-				in.Busy += add.Busy
-				in.Created += add.Created
-				in.Discarded += add.Discarded
-				in.Traps += add.Traps
-				in.Timeouts += add.Timeouts
+				out[i].Instances.Add(p.Instances)
 				if out[i].LastError == "" {
 					out[i].LastError = p.LastError
 				}
