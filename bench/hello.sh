@@ -12,8 +12,11 @@
 #
 # Every server runs for the whole script, one at a time under load: each run
 # measures all of them in turn, so machine noise hits all alike. The report
-# gives each one's median req/s and p99 latency and the ratio of its median
-# to native's. wasmhost runs with --log-level warn (no access log), as the
+# gives each one's median req/s, p99 latency, server CPU time per request
+# and the ratio of its median req/s to native's. The CPU time is the
+# server's own (from /proc): wrk shares the machine, so req/s also depends
+# on how much CPU each server leaves wrk, and the CPU column separates the
+# two. wasmhost runs with --log-level warn (no access log), as the
 # other servers log nothing either. Environment: CONNS (32), THREADS (1),
 # BASE_PORT (18880), ONLY (a space-separated subset of the names above),
 # PYTHON (/usr/bin/python3, where Debian's python3-tornado is).
@@ -56,7 +59,7 @@ HCL
 	echo "$work/$1-$2.hcl"
 }
 
-declare -A port
+declare -A port pid
 n=0
 for name in $ONLY; do
 	p=$((BASE_PORT + n)); n=$((n + 1)); port[$name]=$p
@@ -79,6 +82,7 @@ PY
 		;;
 	*) echo "unknown server $name" >&2; exit 2 ;;
 	esac
+	pid[$name]=$!
 done
 for name in $ONLY; do
 	for _ in $(seq 300); do curl -sf "http://127.0.0.1:${port[$name]}/" >/dev/null && break; sleep 0.1; done
@@ -87,20 +91,31 @@ done
 # Warm every server (instances, connections, caches) before measuring.
 for name in $ONLY; do wrk -t"$THREADS" -c"$CONNS" -d1s "http://127.0.0.1:${port[$name]}/" >/dev/null; done
 
-# measure PORT → "req/s p99_ms"
+# cputicks PID → the CPU time the process has used so far (all its
+# threads, user and system), in clock ticks.
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# measure PORT PID → "req/s p99_ms cpu_us": cpu_us is the server's own CPU
+# time per request (from /proc, so wrk's share of the machine is not in it).
 measure() {
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$1/" | awk '
+	local before after
+	before=$(cputicks "$2")
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$1/" >"$work/wrk.out"
+	after=$(cputicks "$2")
+	awk -v ticks=$((after - before)) -v hz="$TICK" '
+		/requests in/ { n = $1 }
 		/Requests\/sec/ { rps = $2 }
 		$1 == "99%" { v = $2; ms = v + 0
 			if (v ~ /us$/) ms = ms / 1000; else if (v ~ /ms$/) ms = ms; else if (v ~ /s$/) ms = ms * 1000
 			p99 = ms }
-		END { printf "%s %.3f\n", rps, p99 }'
+		END { printf "%s %.3f %.1f\n", rps, p99, (n > 0 ? ticks / hz / n * 1e6 : 0) }' "$work/wrk.out"
 }
 
 for i in $(seq "$RUNS"); do
 	line="run $i:"
 	for name in $ONLY; do
-		r=$(measure "${port[$name]}")
+		r=$(measure "${port[$name]}" "${pid[$name]}")
 		echo "$r" >>"$work/$name.txt"
 		line+="  $name ${r%% *}"
 	done
@@ -114,9 +129,10 @@ ref=""
 [[ " $ONLY " == *" native "* ]] && ref=$(cut -d' ' -f1 "$work/native.txt" | median)
 for name in $ONLY; do
 	r=$(cut -d' ' -f1 "$work/$name.txt" | median); p=$(cut -d' ' -f2 "$work/$name.txt" | median)
+	c=$(cut -d' ' -f3 "$work/$name.txt" | median)
 	if [[ -n $ref ]]; then
-		awk -v n="$name" -v r="$r" -v p="$p" -v ref="$ref" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms   %5.2fx native\n", n, r, p, r / ref }'
+		awk -v n="$name" -v r="$r" -v p="$p" -v c="$c" -v ref="$ref" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms   server CPU %6.1f us/req   %5.2fx native\n", n, r, p, c, r / ref }'
 	else
-		awk -v n="$name" -v r="$r" -v p="$p" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms\n", n, r, p }'
+		awk -v n="$name" -v r="$r" -v p="$p" -v c="$c" 'BEGIN { printf "  %-10s %10.0f req/s   p99 %7.2f ms   server CPU %6.1f us/req\n", n, r, p, c }'
 	fi
 done
