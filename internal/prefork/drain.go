@@ -134,17 +134,19 @@ func (l *drainListener) Close() error {
 
 // trackedConn embeds *net.TCPConn so that everything net/http looks for
 // (ReadFrom for sendfile, CloseWrite) is still there. After it settles,
-// Read and Write cost one atomic load more.
+// Read and Write cost one atomic load more. It also keeps the connection's
+// deadlines lazily (deadline.go).
 type trackedConn struct {
 	*net.TCPConn
 	d       *Drainer
 	tls     bool
 	wrote   atomic.Bool
 	settled atomic.Bool
+	rd, wd  lazyDeadline
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
-	n, err := c.TCPConn.Write(p)
+	n, err := c.write(p)
 	if !c.settled.Load() {
 		if c.tls {
 			c.wrote.Store(true)
@@ -156,7 +158,7 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
-	n, err := c.TCPConn.Read(p)
+	n, err := c.read(p)
 	if n > 0 && !c.settled.Load() && c.wrote.Load() {
 		c.settle()
 	}

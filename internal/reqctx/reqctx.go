@@ -149,7 +149,10 @@ func (c *Context) observe() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	// time.Until reads only the monotonic clock when the deadline has a
+	// monotonic reading (one made from time.Now has); time.Now would read
+	// the wall clock as well, on every Err.
+	if time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	return nil
