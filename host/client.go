@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,10 @@ type client struct {
 	port   string // the TCP peer's port; "" when the address came from a proxy's header
 	scheme string // "http" or "https"
 	logged string // addr:port, or addr alone
+
+	// The local address the request arrived at, for SERVER_NAME (without a
+	// Host header) and SERVER_PORT.
+	localHost, localPort string
 }
 
 // peerAsGiven is the client straight from r.RemoteAddr, without formatting
@@ -39,31 +44,79 @@ func peerAsGiven(remoteAddr string, addr netip.Addr, peerPort uint16, scheme str
 
 // resolveClient applies server.xheaders for one request. Nothing is kept
 // between requests: a later request on the same connection without the
-// headers sees the peer again.
+// headers sees the peer again. What does not change from one request of a
+// connection to the next (the peer's address parsed and formatted, the
+// local address) comes from the connection's connInfo.
 func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
+	ci := connInfoOf(r)
 	tls := r.TLS != nil
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
+	if ci.peerErr != nil {
 		// Not an IP peer (a unix socket, a test harness): nothing to trust.
 		scheme := "http"
 		if tls {
 			scheme = "https"
 		}
-		return client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr}
+		return client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr, localHost: ci.localHost, localPort: ci.localPort}
 	}
+	peer := ci.peer
 	peerAddr := peer.Addr().Unmap()
 	addr, scheme := xheaders.Resolve(peerAddr, r.Header, cfg.TrustedProxies, cfg.XHeaders, tls)
-	if addr == peerAddr {
-		if c, ok := peerAsGiven(r.RemoteAddr, peerAddr, peer.Port(), scheme); ok {
-			return c
-		}
-	}
-	c := client{addr: addr.String(), scheme: scheme}
-	if addr == peerAddr {
+	var c client
+	switch {
+	case addr == peerAddr && ci.givenOK:
+		c = ci.given
+	case addr == peerAddr:
+		c.addr = addr.String()
 		c.port = strconv.Itoa(int(peer.Port()))
 		c.logged = netip.AddrPortFrom(addr, peer.Port()).String()
-	} else {
+	default:
+		c.addr = addr.String()
 		c.logged = c.addr
 	}
+	c.scheme = scheme
+	c.localHost, c.localPort = ci.localHost, ci.localPort
 	return c
+}
+
+// connInfo is what the requests of one connection share, worked out once
+// when it is accepted (http.Server.ConnContext) rather than on every
+// request: parsing and formatting the peer's address and the local one
+// cost about 1 % of a hello's server CPU.
+type connInfo struct {
+	remote               string // the peer, as net/http writes it into RemoteAddr
+	peer                 netip.AddrPort
+	peerErr              error
+	given                client // peerAsGiven's client, valid when givenOK
+	givenOK              bool
+	localHost, localPort string
+}
+
+type connInfoKey struct{}
+
+func newConnInfo(remote string, local net.Addr) *connInfo {
+	ci := &connInfo{remote: remote}
+	ci.peer, ci.peerErr = netip.ParseAddrPort(remote)
+	if ci.peerErr == nil {
+		ci.given, ci.givenOK = peerAsGiven(remote, ci.peer.Addr().Unmap(), ci.peer.Port(), "")
+	}
+	if local != nil {
+		ci.localHost, ci.localPort = localHostPort(local)
+	}
+	return ci
+}
+
+// withConnInfo is the server's ConnContext.
+func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c.RemoteAddr().String(), c.LocalAddr()))
+}
+
+// connInfoOf is r's connection's connInfo, or one made from r itself for a
+// request that did not come through the server's listener (a test's, or
+// one whose RemoteAddr was rewritten).
+func connInfoOf(r *http.Request) *connInfo {
+	if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && ci.remote == r.RemoteAddr {
+		return ci
+	}
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return newConnInfo(r.RemoteAddr, local)
 }

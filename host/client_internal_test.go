@@ -43,7 +43,8 @@ func TestServerAddr(t *testing.T) {
 		local, _ := net.ResolveTCPAddr("tcp", c.local)
 		r = r.WithContext(contextWithLocal(r, local))
 		for i := 0; i < 2; i++ { // the second time from the cache
-			if name, port := serverAddr(r); name != c.name || port != c.port {
+			cl := (&Server{}).resolveClient(&config.Server{}, r)
+			if name, port := serverAddr(r, &cl); name != c.name || port != c.port {
 				t.Errorf("Host %q on %s: %q %q, want %q %q", c.host, c.local, name, port, c.name, c.port)
 			}
 		}
@@ -52,4 +53,29 @@ func TestServerAddr(t *testing.T) {
 
 func contextWithLocal(r *http.Request, a net.Addr) context.Context {
 	return context.WithValue(r.Context(), http.LocalAddrContextKey, a)
+}
+
+// TestConnInfoAgreesWithTheRequest: what a connection's requests take from
+// its connInfo is what they would work out alone, and a request whose
+// RemoteAddr is not the connection's (a rewritten one) does not use it.
+func TestConnInfoAgreesWithTheRequest(t *testing.T) {
+	cfg := &config.Server{TrustedProxies: config.DefaultTrustedProxies()}
+	local, _ := net.ResolveTCPAddr("tcp", "127.0.0.1:8080")
+	for _, remote := range []string{"192.0.2.1:1234", "[2001:db8::1]:80", "[::ffff:192.0.2.9]:5", "[2001:DB8::1]:80", "not-an-ip"} {
+		alone := httptest.NewRequest("GET", "/", nil)
+		alone.RemoteAddr = remote
+		alone = alone.WithContext(contextWithLocal(alone, local))
+		want := (&Server{}).resolveClient(cfg, alone)
+		ctx := context.WithValue(alone.Context(), connInfoKey{}, newConnInfo(remote, local))
+		got := (&Server{}).resolveClient(cfg, alone.WithContext(ctx))
+		if got != want {
+			t.Errorf("%s: from connInfo %+v, alone %+v", remote, got, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "192.0.2.7:99"
+	r = r.WithContext(context.WithValue(r.Context(), connInfoKey{}, newConnInfo("192.0.2.1:1234", local)))
+	if got := (&Server{}).resolveClient(cfg, r); got.addr != "192.0.2.7" || got.port != "99" {
+		t.Errorf("a rewritten RemoteAddr took the connection's: %+v", got)
+	}
 }

@@ -24,7 +24,7 @@ func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo 
 	buf = abi.AppendPair(buf, abi.KeyContentType, r.Header.Get("Content-Type"))
 	buf = abi.AppendPair(buf, abi.KeyContentLength, contentLength(r))
 
-	serverName, serverPort := serverAddr(r)
+	serverName, serverPort := serverAddr(r, c)
 	buf = abi.AppendPair(buf, abi.KeyServerName, serverName)
 	buf = abi.AppendPair(buf, abi.KeyServerPort, serverPort)
 	buf = abi.AppendPair(buf, abi.KeyServerProtocol, r.Proto)
@@ -99,11 +99,7 @@ func contentLength(r *http.Request) string {
 
 // serverAddr is SERVER_NAME (the Host header's name, else the local address)
 // and SERVER_PORT (the local port the request arrived on).
-func serverAddr(r *http.Request) (name, port string) {
-	var localHost string
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		localHost, port = localHostPort(a)
-	}
+func serverAddr(r *http.Request, c *client) (name, port string) {
 	name = r.Host
 	// Only a Host with a port is split: SplitHostPort's error for one
 	// without (the usual "example.com") would be an allocation per request.
@@ -114,9 +110,9 @@ func serverAddr(r *http.Request) (name, port string) {
 	}
 	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
 	if name == "" {
-		name = localHost
+		name = c.localHost
 	}
-	return name, port
+	return name, c.localPort
 }
 
 // lastLocal remembers the strings of the last local address seen. A server

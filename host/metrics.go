@@ -3,6 +3,7 @@ package host
 import (
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -15,12 +16,19 @@ import (
 var durationBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // metrics are a server's request counters. The hot path touches only
-// atomics; the maps are read-mostly and written once per new key.
+// atomics: the maps of counters are a snapshot that is replaced, under mu,
+// by a copy with the new key, once per new plugin and status. (A
+// sync.RWMutex around them cost every request two atomic operations on
+// one cache line that all cores share.)
 type metrics struct {
 	inFlight atomic.Int64
 	requests atomic.Uint64
 
-	mu        sync.RWMutex
+	mu    sync.Mutex // serializes the writers of keyed
+	keyed atomic.Pointer[keyedCounters]
+}
+
+type keyedCounters struct {
 	byStatus  map[statusKey]*atomic.Uint64
 	durations map[string]*histogram
 }
@@ -36,32 +44,46 @@ type histogram struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{byStatus: map[statusKey]*atomic.Uint64{}, durations: map[string]*histogram{}}
+	m := &metrics{}
+	m.keyed.Store(&keyedCounters{byStatus: map[statusKey]*atomic.Uint64{}, durations: map[string]*histogram{}})
+	return m
 }
 
 func (m *metrics) observe(plugin string, status int, d time.Duration) {
 	m.requests.Add(1)
 	k := statusKey{plugin, status}
-	m.mu.RLock()
-	c, h := m.byStatus[k], m.durations[plugin]
-	m.mu.RUnlock()
+	kc := m.keyed.Load()
+	c, h := kc.byStatus[k], kc.durations[plugin]
 	if c == nil || h == nil {
-		m.mu.Lock()
-		if c = m.byStatus[k]; c == nil {
-			c = new(atomic.Uint64)
-			m.byStatus[k] = c
-		}
-		if h = m.durations[plugin]; h == nil {
-			h = new(histogram)
-			m.durations[plugin] = h
-		}
-		m.mu.Unlock()
+		c, h = m.add(k)
 	}
 	c.Add(1)
 	s := d.Seconds()
 	i := sort.SearchFloat64s(durationBuckets[:], s)
 	h.counts[i].Add(1)
 	h.sumNs.Add(uint64(d))
+}
+
+// add makes the counters of a new key, in a new snapshot.
+func (m *metrics) add(k statusKey) (*atomic.Uint64, *histogram) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.keyed.Load()
+	c, h := old.byStatus[k], old.durations[k.plugin]
+	if c != nil && h != nil {
+		return c, h // another request added it first
+	}
+	next := &keyedCounters{byStatus: maps.Clone(old.byStatus), durations: maps.Clone(old.durations)}
+	if c == nil {
+		c = new(atomic.Uint64)
+		next.byStatus[k] = c
+	}
+	if h == nil {
+		h = new(histogram)
+		next.durations[k.plugin] = h
+	}
+	m.keyed.Store(next)
+	return c, h
 }
 
 // promWriter writes the Prometheus text exposition format, declaring each
@@ -99,9 +121,9 @@ func (s *Server) writeMetrics(w io.Writer) {
 	m := s.metrics
 
 	p.family("wasmhost_requests_total", "counter", "Requests served, by plugin and status (plugin \"\" for requests no plugin served).")
-	m.mu.RLock()
-	keys := make([]statusKey, 0, len(m.byStatus))
-	for k := range m.byStatus {
+	kc := m.keyed.Load()
+	keys := make([]statusKey, 0, len(kc.byStatus))
+	for k := range kc.byStatus {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -111,16 +133,16 @@ func (s *Server) writeMetrics(w io.Writer) {
 		return keys[i].status < keys[j].status
 	})
 	for _, k := range keys {
-		p.sample("wasmhost_requests_total", u64(m.byStatus[k].Load()), "plugin", k.plugin, "status", strconv.Itoa(k.status))
+		p.sample("wasmhost_requests_total", u64(kc.byStatus[k].Load()), "plugin", k.plugin, "status", strconv.Itoa(k.status))
 	}
-	names := make([]string, 0, len(m.durations))
-	for name := range m.durations {
+	names := make([]string, 0, len(kc.durations))
+	for name := range kc.durations {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	p.family("wasmhost_request_duration_seconds", "histogram", "Request duration, from routing to the end of the response.")
 	for _, name := range names {
-		h := m.durations[name]
+		h := kc.durations[name]
 		var cum uint64
 		for i, le := range durationBuckets {
 			cum += h.counts[i].Load()
@@ -131,7 +153,6 @@ func (s *Server) writeMetrics(w io.Writer) {
 		p.sample("wasmhost_request_duration_seconds_sum", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64), "plugin", name)
 		p.sample("wasmhost_request_duration_seconds_count", u64(cum), "plugin", name)
 	}
-	m.mu.RUnlock()
 
 	p.family("wasmhost_requests_in_flight", "gauge", "Requests being served now.")
 	p.sample("wasmhost_requests_in_flight", i64(m.inFlight.Load()))
