@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -68,7 +69,7 @@ func BenchmarkNativeHello(b *testing.B) {
 }
 
 func benchmarkHandler(b *testing.B, h http.Handler, target string) {
-	req := httptest.NewRequest("GET", target, nil)
+	req := host.AsAccepted(httptest.NewRequest("GET", target, nil))
 	req.Header.Set("User-Agent", "bench")
 	req.Header.Set("Accept", "*/*")
 	w := &nullWriter{h: http.Header{}}
