@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/prefork"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -146,6 +147,9 @@ func startSiteOpts(t testing.TB, hcl string, o siteOptions) *site {
 		lns = append(lns, ln)
 		bases = append(bases, "http://"+ln.Addr().String())
 	}
+	// As wasmhost run serves them: wrapped for draining, which also keeps
+	// the connections' deadlines (internal/prefork).
+	_, lns = prefork.NewDrainer(lns, cfg.Server)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lns) }()
 	t.Cleanup(func() {
