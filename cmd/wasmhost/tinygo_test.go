@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wasmhost/wasmhost/internal/testutil"
@@ -50,16 +52,18 @@ func TestTinyGoExamplesServe(t *testing.T) {
 	python := lookPython(t)
 	bin := testutil.Binary(t, "")
 	dir := t.TempDir()
-	run := func(env []string, args ...string) {
-		t.Helper()
+	build := func(env []string, args ...string) error {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("wasmhost %s: %v\n%s", strings.Join(args, " "), err, out)
+			return fmt.Errorf("wasmhost %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+		return nil
 	}
-	run(env, "new", "tg")
+	if err := build(env, "new", "tg"); err != nil {
+		t.Fatal(err)
+	}
 	mod := filepath.Join(dir, "tg")
 	examples := []string{"hello", "environ", "echo", "stream"}
 	for _, name := range examples {
@@ -68,11 +72,40 @@ func TestTinyGoExamplesServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		testutil.CopyFile(t, filepath.Join(testutil.Root(), "plugins", "examples", name, "main.go"), filepath.Join(pkg, "main.go"))
-		run(env, "build", "--tinygo", "tg/"+name)
 	}
-	// Standard Go's hello, from the same module, for comparison (with the
-	// usual Go: TinyGo's env puts a go1.23 first in PATH).
-	run(offlineEnv(), "build", "-o", "tg/hello/hello-go.wasm", "tg/hello")
+	// The builds run two at a time: a TinyGo build is mostly one core's
+	// work (LLVM), and this machine has two. Standard Go's hello, from the
+	// same module, is built too for comparison (with the usual Go:
+	// TinyGo's env puts a go1.23 first in PATH).
+	jobs := [][]string{{"build", "-o", "tg/hello/hello-go.wasm", "tg/hello"}}
+	for _, name := range examples {
+		jobs = append(jobs, []string{"build", "--tinygo", "tg/" + name})
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 2)
+	for i, args := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			e := env
+			if args[1] == "-o" {
+				e = offlineEnv()
+			}
+			errs[i] = build(e, args...)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	for _, f := range []string{"hello/hello.wasm", "hello/hello-go.wasm", "echo/echo.wasm"} {
 		if fi, err := os.Stat(filepath.Join(mod, f)); err == nil {
 			t.Logf("size of %s: %d KiB", f, fi.Size()>>10)
