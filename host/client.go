@@ -24,24 +24,6 @@ type client struct {
 	localHost, localPort string
 }
 
-// peerAsGiven is the client straight from r.RemoteAddr, without formatting
-// anything: the usual case (no proxy in front), where formatting the
-// address, the port and both together would be three allocations per
-// request. ok is false unless RemoteAddr is already canonical (net/http's
-// always is; a 4in6 address or a test harness's may not be).
-func peerAsGiven(remoteAddr string, addr netip.Addr, peerPort uint16, scheme string) (client, bool) {
-	host, port, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return client{}, false
-	}
-	var buf [64]byte
-	if string(addr.AppendTo(buf[:0])) != host ||
-		string(strconv.AppendUint(buf[:0], uint64(peerPort), 10)) != port {
-		return client{}, false
-	}
-	return client{addr: host, port: port, scheme: scheme, logged: remoteAddr}, true
-}
-
 // resolveClient applies server.xheaders for one request. Nothing is kept
 // between requests: a later request on the same connection without the
 // headers sees the peer again. What does not change from one request of a
@@ -58,19 +40,11 @@ func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
 		}
 		return client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr, localHost: ci.localHost, localPort: ci.localPort}
 	}
-	peer := ci.peer
-	peerAddr := peer.Addr().Unmap()
+	peerAddr := ci.peer.Addr().Unmap()
 	addr, scheme := xheaders.Resolve(peerAddr, r.Header, cfg.TrustedProxies, cfg.XHeaders, tls)
-	var c client
-	switch {
-	case addr == peerAddr && ci.givenOK:
-		c = ci.given
-	case addr == peerAddr:
-		c.addr = addr.String()
-		c.port = strconv.Itoa(int(peer.Port()))
-		c.logged = netip.AddrPortFrom(addr, peer.Port()).String()
-	default:
-		c.addr = addr.String()
+	c := ci.peerClient
+	if addr != peerAddr {
+		c = client{addr: addr.String()}
 		c.logged = c.addr
 	}
 	c.scheme = scheme
@@ -86,8 +60,7 @@ type connInfo struct {
 	remote               string // the peer, as net/http writes it into RemoteAddr
 	peer                 netip.AddrPort
 	peerErr              error
-	given                client // peerAsGiven's client, valid when givenOK
-	givenOK              bool
+	peerClient           client // the peer as REMOTE_ADDR, REMOTE_PORT and the log show it (no scheme)
 	localHost, localPort string
 }
 
@@ -97,7 +70,8 @@ func newConnInfo(remote string, local net.Addr) *connInfo {
 	ci := &connInfo{remote: remote}
 	ci.peer, ci.peerErr = netip.ParseAddrPort(remote)
 	if ci.peerErr == nil {
-		ci.given, ci.givenOK = peerAsGiven(remote, ci.peer.Addr().Unmap(), ci.peer.Port(), "")
+		addr, port := ci.peer.Addr().Unmap(), ci.peer.Port()
+		ci.peerClient = client{addr: addr.String(), port: strconv.Itoa(int(port)), logged: netip.AddrPortFrom(addr, port).String()}
 	}
 	if local != nil {
 		ci.localHost, ci.localPort = localHostPort(local)

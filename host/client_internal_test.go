@@ -11,8 +11,8 @@ import (
 )
 
 // TestResolveClientWithoutXHeaders: REMOTE_ADDR, REMOTE_PORT and the
-// logged address of a direct peer, taken from RemoteAddr as given when it
-// is canonical and formatted otherwise (a 4in6 peer shows as IPv4).
+// logged address of a direct peer, in canonical form (a 4in6 peer shows as
+// IPv4, an upper-case IPv6 address in lower case).
 func TestResolveClientWithoutXHeaders(t *testing.T) {
 	cfg := &config.Server{TrustedProxies: config.DefaultTrustedProxies()}
 	for _, c := range []struct{ remote, addr, port, logged string }{

@@ -77,24 +77,24 @@ func TestTinyGoExamplesServe(t *testing.T) {
 	// work (LLVM), and this machine has two. Standard Go's hello, from the
 	// same module, is built too for comparison (with the usual Go:
 	// TinyGo's env puts a go1.23 first in PATH).
-	jobs := [][]string{{"build", "-o", "tg/hello/hello-go.wasm", "tg/hello"}}
+	type job struct {
+		env  []string
+		args []string
+	}
+	jobs := []job{{offlineEnv(), []string{"build", "-o", "tg/hello/hello-go.wasm", "tg/hello"}}}
 	for _, name := range examples {
-		jobs = append(jobs, []string{"build", "--tinygo", "tg/" + name})
+		jobs = append(jobs, job{env, []string{"build", "--tinygo", "tg/" + name}})
 	}
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, 2)
-	for i, args := range jobs {
+	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			e := env
-			if args[1] == "-o" {
-				e = offlineEnv()
-			}
-			errs[i] = build(e, args...)
+			errs[i] = build(j.env, j.args...)
 		}()
 	}
 	wg.Wait()
