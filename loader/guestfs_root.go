@@ -22,7 +22,7 @@ import (
 // host's or another plugin's), nor a link swapped in between two calls
 // leads a guest outside it. wazero's own DirFS joins the guest's path to
 // the folder's and lets the kernel follow whatever links it meets, which is
-// how a guest-made symlink reached the host's files (docs/SECURITY.md,
+// how a guest-made symlink reached the host's files (docs/ARCHITECTURE.md,
 // "Why os.Root?").
 //
 // The WASI layer has already cleaned the path and refused absolute ones and
