@@ -374,3 +374,49 @@ func (f *fsSite) testSwappedLink(t *testing.T) {
 		t.Errorf("the race did not run (%d flips; reads %s)", flips.Load(), got)
 	}
 }
+
+// TestGuestLinksDoNotLeadOtherPluginsOut: two plugins share a writable
+// folder; the one on wazy can make links that point out of it (wazy makes
+// them, and never follows them out), and neither plugin, on either engine,
+// is led out by them.
+func TestGuestLinksDoNotLeadOtherPluginsOut(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	must(t, os.Mkdir(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("SECRET\n"), 0o600))
+	s := startSite(t, `
+plugin "maker" {
+  path   = "{{fsattack}}"
+  mount  = "/maker"
+  engine = "wazy"
+  dirs   = { "/data" = "`+data+`:rw" }
+}
+plugin "reader" {
+  path   = "{{fsattack}}"
+  mount  = "/reader"
+  engine = "wazero"
+  dirs   = { "/data" = "`+data+`:rw" }
+}`)
+	call := func(plugin, query, want string) {
+		t.Helper()
+		resp, body := s.get(t, "/"+plugin+"?"+query)
+		if got := strings.TrimSuffix(body, "\n"); resp.StatusCode != 200 || got != want {
+			t.Errorf("%s ?%s: %d %q, want %q", plugin, query, resp.StatusCode, got, want)
+		}
+	}
+	call("maker", "op=symlink&target=../secret.txt&path=/data/evil", "ok ")
+	call("maker", "op=symlink&target=..&path=/data/up", "ok ")
+	if target, err := os.Readlink(filepath.Join(data, "evil")); err != nil || target != "../secret.txt" {
+		t.Fatalf("the link the wazy plugin made: %q %v", target, err)
+	}
+	for _, plugin := range []string{"reader", "maker"} {
+		call(plugin, "op=read&path=/data/evil", "err EPERM")
+		call(plugin, "op=read&path=/data/up/secret.txt", "err EPERM")
+		call(plugin, "op=write&path=/data/evil&data=x", "err EPERM")
+		call(plugin, "op=raw-rename&dir=/data&old=up/secret.txt&path=stolen", "err EPERM")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "secret.txt")); string(b) != "SECRET\n" {
+		t.Errorf("secret.txt is now %q", b)
+	}
+	absent(t, filepath.Join(data, "stolen"))
+}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -164,6 +165,33 @@ func TestRootDirOperations(t *testing.T) {
 	}
 	errnoIs(t, "rmdir", d.Rmdir("sub"), 0)
 	errnoIs(t, "rmdir the grant", d.Rmdir("."), experimentalsys.EINVAL)
+}
+
+// TestRootDirConcurrentUse: the instances of a plugin share its grants'
+// rootDirs, and open the root on first use from any of them.
+func TestRootDirConcurrentUse(t *testing.T) {
+	d, data := newTestRootDir(t)
+	os.WriteFile(filepath.Join(data, "f"), []byte("shared"), 0o644)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 16)
+			for i := 0; i < 50; i++ {
+				f, errno := d.OpenFile("f", experimentalsys.O_RDONLY, 0)
+				if errno != 0 {
+					t.Error(errno)
+					return
+				}
+				if n, _ := f.Read(buf); string(buf[:n]) != "shared" {
+					t.Errorf("read %q", buf[:n])
+				}
+				f.Close()
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // TestReadOnlyRootDir: a read-only grant refuses writes with EROFS.
