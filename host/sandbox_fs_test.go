@@ -52,12 +52,6 @@ func newFSSite(t *testing.T, engine string) *fsSite {
 	must(t, os.WriteFile(filepath.Join(f.ro, "readme.txt"), []byte("read-only\n"), 0o644))
 	f.wasm = testutil.Plugin(t, "plugins/testplugins/fsread")
 	cache := testutil.CacheDir(t)
-	filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && f.cacheFile == "" {
-			f.cacheFile = p
-		}
-		return nil
-	})
 	// Links the host (or another plugin sharing the folder) left in the
 	// grants, pointing out of them.
 	for name, target := range map[string]string{
@@ -72,15 +66,23 @@ func newFSSite(t *testing.T, engine string) *fsSite {
 	} {
 		must(t, os.Symlink(target, filepath.Join(f.dir, name)))
 	}
-	if f.cacheFile != "" {
-		must(t, os.Symlink(f.cacheFile, filepath.Join(f.data, "cachefile")))
-	}
 	f.site = startEngineSite(t, engine, `plugin "attack" {
   path      = "{{fsattack}}"
   instances = 1
   timeout   = "60s"
   dirs      = { "/data" = "`+f.data+`:rw", "/ro" = "`+f.ro+`" }
 }`)
+	// The plugin's compiled code is in the cache now.
+	filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && f.cacheFile == "" {
+			f.cacheFile = p
+		}
+		return nil
+	})
+	if f.cacheFile == "" {
+		t.Fatalf("no file in the compilation cache %s after a plugin compiled", cache)
+	}
+	must(t, os.Symlink(f.cacheFile, filepath.Join(f.data, "cachefile")))
 	return f
 }
 

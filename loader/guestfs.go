@@ -25,8 +25,9 @@ import (
 
 // wazeroFS mounts the granted folders over a root that refuses every
 // other path. Each folder is a rootDir, which resolves every path inside it
-// (guestfs_root.go). wazy has no sysfs hooks: there a guest gets the
-// engine's own mounts and their errors (wazyFS).
+// (guestfs_root.go). On wazy a guest gets the engine's own mounts (wazyFS),
+// which resolve through an os.Root as well; their errors differ
+// (docs/SECURITY.md).
 func wazeroFS(dirs []Dir) wazero.FSConfig {
 	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
 	for _, d := range dirs {
