@@ -20,32 +20,24 @@ import (
 //   - a write to a read-only grant fails with ENOSYS ("not implemented");
 //     readOnlyDir answers EROFS, "read-only file system";
 //   - WASI's path_open carries no file mode, and wazero creates files 0600
-//     whatever the guest asked; writableDir creates them 0666 less the
+//     whatever the guest asked; rootDir creates them 0666 less the
 //     server's umask, as most programs do (0644 under the usual umask).
 
 // wazeroFS mounts the granted folders over a root that refuses every
-// other path. wazy has no sysfs hooks: there a guest gets the engine's own
-// mounts and their errors (wazyFS).
+// other path. Each folder is a rootDir, which resolves every path inside it
+// (guestfs_root.go). On wazy a guest gets the engine's own mounts (wazyFS),
+// which resolve through an os.Root as well; their errors differ
+// (docs/SECURITY.md).
 func wazeroFS(dirs []Dir) wazero.FSConfig {
 	fs := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(deniedRoot{}, "/")
 	for _, d := range dirs {
 		if d.Writable {
-			fs = fs.(sysfs.FSConfig).WithSysFSMount(writableDir{sysfs.DirFS(d.Host)}, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(newRootDir(d.Host), d.Guest)
 		} else {
-			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: sysfs.DirFS(d.Host)}}, d.Guest)
+			fs = fs.(sysfs.FSConfig).WithSysFSMount(readOnlyDir{&sysfs.ReadFS{FS: newRootDir(d.Host)}}, d.Guest)
 		}
 	}
 	return fs
-}
-
-// writableDir is a granted folder mounted read-write.
-type writableDir struct{ experimentalsys.FS }
-
-func (d writableDir) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	if flag&experimentalsys.O_CREAT != 0 {
-		perm = 0o666
-	}
-	return d.FS.OpenFile(path, flag, perm)
 }
 
 // readOnlyDir is a granted folder mounted read-only.
