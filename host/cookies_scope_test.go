@@ -122,7 +122,6 @@ func runScopeAttacks(t *testing.T, base string, args ...string) map[string]any {
 	return got
 }
 
-
 func wantResults(t *testing.T, got map[string]any, want map[string]string) {
 	t.Helper()
 	for k, w := range want {
