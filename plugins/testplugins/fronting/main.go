@@ -1,7 +1,7 @@
 // Command fronting makes the outbound requests an attacker would, for the
 // red-team tests of the host's outbound rules: /do?url=U sends one request
 // through sdk.Transport and answers "<status>\n<body>", or 502 with the
-// error. &method=M sets the method, &host=H sets req.Host, each &hdr=K:V
+// error. &method=M sets the method, &host=H sets req.Host, each &hdr=K=V
 // adds a raw header entry (the key as given, "Host" and ":authority"
 // included), and &follow=0 stops at the first redirect.
 package main
@@ -34,7 +34,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		req.Host = h
 	}
 	for _, kv := range q["hdr"] {
-		k, v, _ := strings.Cut(kv, ":")
+		k, v, _ := strings.Cut(kv, "=")
 		req.Header[k] = append(req.Header[k], v) // as given, not canonicalized
 	}
 	client := &http.Client{Transport: sdk.Transport}
