@@ -192,3 +192,51 @@ func TestSignedCookieScopes(t *testing.T) {
 		"b_in_a": refused,
 	})
 }
+
+// TestAuthSessionScope: the auth example's session cookie, through curl.
+// The app behind auth shares its scope and reads the session; a plugin
+// elsewhere on the site that mints a "session" cookie is not believed.
+func TestAuthSessionScope(t *testing.T) {
+	curl := testutil.Need(t, "curl")
+	s := startSite(t, `server { cookie_secret = "`+cookieSecret+`" }
+plugin "auth" {
+  path         = "{{auth}}"
+  env          = { AUTH_TOKEN = "open-sesame", AUTH_USER = "alice" }
+  cookie_scope = "admin"
+}
+plugin "app" {
+  path         = "{{cookies}}"
+  mount        = "/"
+  middleware   = ["auth"]
+  cookie_scope = "admin"
+}
+plugin "other" {
+  path  = "{{cookies}}"
+  mount = "/other"
+}`)
+	jar := filepath.Join(t.TempDir(), "jar")
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(curl, append([]string{"-s", "-o", "/dev/stderr", "-w", "%{http_code}"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if got := run(s.base + "/get?name=session"); !strings.HasSuffix(got, "401") {
+		t.Errorf("no token, no session: %q, want 401", got)
+	}
+	if got := run("-c", jar, "-H", "Authorization: Bearer open-sesame", s.base+"/get?name=x"); !strings.HasSuffix(got, "403") {
+		t.Errorf("with the token: %q, want the app's 403 for a missing cookie x", got)
+	}
+	if got := run("-b", jar, s.base+"/get?name=session"); got != "alice200" {
+		t.Errorf("the session alone, read by the app in the shared scope: %q, want alice200", got)
+	}
+	// other signs "session=alice" in its own scope: auth refuses it.
+	if got := run("-c", jar, s.base+"/other/set?name=session&value=alice"); !strings.HasSuffix(got, "200") {
+		t.Fatalf("other/set: %q", got)
+	}
+	if got := run("-b", jar, s.base+"/get?name=session"); !strings.HasSuffix(got, "401") {
+		t.Errorf("a session minted by another plugin: %q, want 401 from auth", got)
+	}
+}
