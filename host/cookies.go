@@ -93,16 +93,24 @@ func verifyValue(secrets []string, scope, name, signed string, maxAge time.Durat
 // plugin whose guest asks.
 func (s *Server) signCookie(scope, name, value string) (string, int32) {
 	cfg := &s.state.Load().site.Server
-	if cfg.CookieSecret == "" {
+	switch {
+	case cfg.CookieSecret == "":
 		return "", abi.ErrUnavailable
+	case scope == "":
+		// An exchange that did not say whose it is: refused, so that two
+		// such callers never share a scope by accident.
+		return "", abi.ErrState
 	}
 	return signValue(cfg.CookieSecret.Reveal(), scope, name, value, time.Now()), 0
 }
 
 func (s *Server) verifyCookie(scope, name, signed string) (string, int32) {
 	cfg := &s.state.Load().site.Server
-	if cfg.CookieSecret == "" {
+	switch {
+	case cfg.CookieSecret == "":
 		return "", abi.ErrUnavailable
+	case scope == "":
+		return "", abi.ErrState
 	}
 	v, ok := verifyValue([]string{cfg.CookieSecret.Reveal(), cfg.CookieSecretPrev.Reveal()}, scope, name, signed, cfg.CookieMaxAge, time.Now())
 	if !ok {
