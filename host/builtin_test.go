@@ -66,8 +66,8 @@ plugin "cookies" {
 	signed := c.Jar.Cookies(u)[0].Value
 	parts := strings.Split(signed, "|")
 	for _, forged := range []string{
-		strings.Join([]string{parts[0], "Ym9i", parts[2], parts[3]}, "|"), // "bob" with alice's MAC
-		strings.Join([]string{parts[0], parts[1], parts[2], strings.Repeat("a", 64)}, "|"),
+		strings.Join([]string{parts[0], parts[1], "Ym9i", parts[3], parts[4]}, "|"), // "bob" with alice's MAC
+		strings.Join([]string{parts[0], parts[1], parts[2], parts[3], strings.Repeat("a", 64)}, "|"),
 		"bob",
 	} {
 		resp, body := fetch(t, http.DefaultClient, "GET", s.base+"/get?name=user", nil, "Cookie", "user="+forged)

@@ -57,6 +57,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.exchanges.Put(ex)
 	}()
 	ex.reset(s, w, r, c, mp.log)
+	ex.cookieScope = mp.cfg.CookieScope
 	ex.requestID = s.appendRequestID(ex.requestID[:0])
 	ex.traceback = cfg.ServeTraceback
 	// The deadline counts from the request's arrival at the handler.

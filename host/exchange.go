@@ -41,6 +41,9 @@ type exchange struct {
 	rc     *http.ResponseController // &rcv
 	rcv    http.ResponseController
 	log    hclog.Logger // the plugin's logger
+	// cookieScope is the plugin's cookie_scope, in which its signed
+	// cookies are signed and verified (cookies.go).
+	cookieScope string
 
 	requestID []byte
 	env       []byte

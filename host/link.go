@@ -57,11 +57,11 @@ func (lx *linkExchange) Log(level int32, msg []byte) {
 func (lx *linkExchange) StaticURL(path string) string { return lx.call.srv.staticURL(path) }
 
 func (lx *linkExchange) SignCookie(name, value string) (string, int32) {
-	return lx.call.srv.signCookie(name, value)
+	return lx.call.srv.signCookie(lx.cookieScope(), name, value)
 }
 
 func (lx *linkExchange) VerifyCookie(name, signed string) (string, int32) {
-	return lx.call.srv.verifyCookie(name, signed)
+	return lx.call.srv.verifyCookie(lx.cookieScope(), name, signed)
 }
 
 func (lx *linkExchange) XSRFToken() (string, int32) {

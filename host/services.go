@@ -155,6 +155,9 @@ func (p *pluginServices) release(grace time.Duration) {
 		return
 	}
 	p.released = true
+	// Requests that started before the reload finish on the old client;
+	// it closes their connections as they end (outbound.Client.Close).
+	p.client.Close()
 	for _, k := range p.claimed {
 		p.reg.release(k, grace)
 	}
@@ -193,7 +196,7 @@ func (s *Server) newPluginServices(site *config.Site, pc config.Plugin) (*plugin
 		return nil, fmt.Errorf("plugin %q: %w", pc.Name, err)
 	}
 	m := s.stores.metrics
-	client.Observe = func(host string, status int, d time.Duration) { m.outbound(pc.Name, host, status, d) }
+	client.Observe = func(allowed string, status int, d time.Duration) { m.outbound(pc.Name, allowed, status, d) }
 	p.client = client
 	p.key = servicesKey(site, pc)
 	for _, d := range site.KV {
@@ -298,12 +301,15 @@ type serviceMetrics struct {
 	kvOps   map[[3]string]*uint64    // store, op, outcome
 	kvTime  map[[2]string]*histogram // store, op
 	outReqs map[outKey]*uint64
-	outTime map[[2]string]*histogram // plugin, host
+	outTime map[[2]string]*histogram // plugin, allowed_hosts entry
 }
 
+// outKey labels an outbound request by the allowed_hosts entry it matched,
+// never by the host the guest named: a "*." entry matches names without
+// end, and each would be a series of its own, kept for the process's life.
 type outKey struct {
-	plugin, host string
-	status       int
+	plugin, allowed string
+	status          int
 }
 
 func newServiceMetrics() *serviceMetrics {
@@ -320,11 +326,11 @@ func (m *serviceMetrics) kvOp(store, op, outcome string, d time.Duration) {
 	hist(m.kvTime, [2]string{store, op}).add(d)
 }
 
-func (m *serviceMetrics) outbound(plugin, host string, status int, d time.Duration) {
+func (m *serviceMetrics) outbound(plugin, allowed string, status int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	count(m.outReqs, outKey{plugin, host, status})
-	hist(m.outTime, [2]string{plugin, host}).add(d)
+	count(m.outReqs, outKey{plugin, allowed, status})
+	hist(m.outTime, [2]string{plugin, allowed}).add(d)
 }
 
 func count[K comparable](m map[K]*uint64, k K) {
@@ -382,17 +388,17 @@ func (m *serviceMetrics) write(p *promWriter) {
 	for _, k := range sortedKeys(m.kvTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
 		m.kvTime[k].write(p, "wasmhost_kv_operation_duration_seconds", "store", k[0], "op", k[1])
 	}
-	p.family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, destination host and status (0: no response).")
+	p.family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, the allowed_hosts entry they matched and status (0: no response).")
 	for _, k := range sortedKeys(m.outReqs, func(a, b outKey) bool {
-		if a.plugin != b.plugin || a.host != b.host {
-			return a.plugin+"\x00"+a.host < b.plugin+"\x00"+b.host
+		if a.plugin != b.plugin || a.allowed != b.allowed {
+			return a.plugin+"\x00"+a.allowed < b.plugin+"\x00"+b.allowed
 		}
 		return a.status < b.status
 	}) {
-		p.sample("wasmhost_outbound_requests_total", u64(*m.outReqs[k]), "plugin", k.plugin, "host", k.host, "status", strconv.Itoa(k.status))
+		p.sample("wasmhost_outbound_requests_total", u64(*m.outReqs[k]), "plugin", k.plugin, "allowed_host", k.allowed, "status", strconv.Itoa(k.status))
 	}
-	p.family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and destination host.")
+	p.family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and the allowed_hosts entry it matched.")
 	for _, k := range sortedKeys(m.outTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
-		m.outTime[k].write(p, "wasmhost_outbound_request_duration_seconds", "plugin", k[0], "host", k[1])
+		m.outTime[k].write(p, "wasmhost_outbound_request_duration_seconds", "plugin", k[0], "allowed_host", k[1])
 	}
 }

@@ -230,10 +230,9 @@ func TestOutboundHTTP(t *testing.T) {
 	}
 
 	metrics := adminMetrics(t, s)
-	host := strings.Split(strings.TrimPrefix(up.URL, "http://"), ":")[0]
 	for _, want := range []string{
-		`wasmhost_outbound_requests_total{worker="0",plugin="services",host="` + host + `",status="201"} 2`,
-		`wasmhost_outbound_request_duration_seconds_count{worker="0",plugin="services",host="` + host + `"}`,
+		`wasmhost_outbound_requests_total{worker="0",plugin="services",allowed_host="` + up.URL + `",status="201"} 2`,
+		`wasmhost_outbound_request_duration_seconds_count{worker="0",plugin="services",allowed_host="` + up.URL + `"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

@@ -91,11 +91,17 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 		case ":url":
 			url = string(v)
 		default:
+			if len(k) > 0 && k[0] == ':' {
+				// Only the two above exist: an :authority or :path of the
+				// guest's would say where to go besides the URL.
+				inst.fail(stack, abi.ErrInvalid, "http_request: unknown pseudo-header %q", k)
+				return
+			}
 			hdr.Add(string(k), string(v))
 		}
 	}
-	client := (*outbound.Client)(nil)
-	if svc := inst.plugin.cfg.Services; svc != nil {
+	client := outbound.DenyAll // without services: refused before anything is built
+	if svc := inst.plugin.cfg.Services; svc != nil && svc.Outbound() != nil {
 		client = svc.Outbound()
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -106,13 +112,12 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 		return
 	}
 	req.Header = hdr
-	if h := hdr.Get("Host"); h != "" {
-		// net/http sends req.Host, not a Host header.
-		req.Host = h
-		hdr.Del("Host")
-	}
-	if client == nil {
-		client, _ = outbound.NewClient(nil, "")
+	if hs := hdr.Values("Host"); len(hs) > 0 {
+		// net/http sends req.Host, not a Host header. Any further Host
+		// entries stay in the header (net/http never sends them) for
+		// Check, which refuses a Host that names another destination.
+		req.Host = hs[0]
+		hdr["Host"] = hs[1:]
 	}
 	if err := client.Check(req); err != nil {
 		cancel()

@@ -36,16 +36,7 @@ plugin "svc" {
 }
 
 // pythonRequests returns python3 when it can import requests.
-func pythonRequests(t *testing.T) string {
-	py := testutil.Need(t, "python3")
-	if err := exec.Command(py, "-c", "import requests").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 requests is not installed (.ci/deps installs python3-requests)")
-		}
-		t.Skip("python3 requests is not installed (apt-get install python3-requests)")
-	}
-	return py
-}
+func pythonRequests(t *testing.T) string { return testutil.PythonRequests(t) }
 
 // incrementsScript sends N increments from C threads, each on a new
 // connection, and prints the workers that answered and the failures.

@@ -325,6 +325,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "kv"}, {Name: "allowed_hosts"},
 		{Name: "source"},
 		{Name: "middleware"},
+		{Name: "cookie_scope"},
 	},
 }
 
@@ -338,6 +339,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		Engine:      d.site.Server.Engine,
 		Env:         map[string]string{},
 		Range:       b.DefRange,
+		CookieScope: b.Labels[0],
 	}
 	before := len(d.diags.Errs())
 	what := "plugin " + quote(p.Name)
@@ -453,6 +455,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
 	d.decodeServices(attrs, &p, what)
+	d.cookieScope(attrs, &p, what)
 	if a := attrs["middleware"]; a != nil {
 		d.middlewareList(&p, a.Expr, what)
 	}

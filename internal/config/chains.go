@@ -73,6 +73,31 @@ func (d *decoder) decodeCookieSettings(attrs hcl.Attributes) {
 	}
 }
 
+// maxCookieScope bounds a cookie_scope: it travels in every signed cookie.
+const maxCookieScope = 64
+
+// cookieScope decodes a plugin's cookie_scope: a name like a plugin's
+// (letters, digits, "_", "." and "-"), so it cannot contain the "|" that
+// separates a signed cookie's fields.
+func (d *decoder) cookieScope(attrs hcl.Attributes, p *Plugin, what string) {
+	a := attrs["cookie_scope"]
+	if a == nil {
+		return
+	}
+	v, ok := d.str(a.Expr, what+" cookie_scope")
+	if !ok {
+		return
+	}
+	if err := checkPluginName(v); err != nil || len(v) > maxCookieScope {
+		if err == nil {
+			err = fmt.Errorf("it must be at most %d bytes", maxCookieScope)
+		}
+		d.errorf(a.Expr.Range(), "Invalid cookie scope", "%s cookie_scope %q: %s.", what, v, err)
+		return
+	}
+	p.CookieScope = v
+}
+
 // middlewareList decodes a plugin's middleware = [...]; whether each name
 // exists is checked once every plugin is known (resolveChains).
 func (d *decoder) middlewareList(p *Plugin, expr hcl.Expression, what string) {

@@ -58,6 +58,10 @@ func TestChainErrors(t *testing.T) {
 		{"short secret", "server {\n  cookie_secret = \"short\"\n}\n", 2, 19, "Cookie secret too short", "at least 16 bytes"},
 		{"previous alone", "server {\n  cookie_secret_previous = \"0123456789abcdef0123\"\n}\n", 2, 28, "Missing cookie_secret", ""},
 		{"max age", "server {\n  cookie_max_age = \"0s\"\n}\n", 2, 20, "Invalid duration", "cookie_max_age"},
+		{"scope with a bar", "plugin \"a\" {\n  path = \"a.wasm\"\n  cookie_scope = \"x|y\"\n}\n", 3, 18, "Invalid cookie scope", `cookie_scope "x|y": the name may contain only`},
+		{"empty scope", "plugin \"a\" {\n  path = \"a.wasm\"\n  cookie_scope = \"\"\n}\n", 3, 18, "Invalid cookie scope", "must not be empty"},
+		{"long scope", "plugin \"a\" {\n  path = \"a.wasm\"\n  cookie_scope = \"" + strings.Repeat("s", 65) + "\"\n}\n", 3, 18, "Invalid cookie scope", "at most 64 bytes"},
+		{"scope not a string", "plugin \"a\" {\n  path = \"a.wasm\"\n  cookie_scope = [\"s\"]\n}\n", 3, 18, "Incorrect attribute value type", "cookie_scope"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, diags := Parse([]byte(c.src), "site.hcl")
@@ -91,5 +95,33 @@ func TestCookieSettings(t *testing.T) {
 		if strings.Contains(text, "abcdef") {
 			t.Errorf("a printed config shows the secret: %s", text)
 		}
+	}
+}
+
+func TestCookieScopes(t *testing.T) {
+	site, diags := mustParse(t, `
+plugin "auth" {
+  path         = "auth.wasm"
+  cookie_scope = "session"
+}
+plugin "app" {
+  path         = "app.wasm"
+  cookie_scope = "session"
+  middleware   = ["auth"]
+}
+plugin "other" {
+  path  = "other.wasm"
+  mount = "/other"
+}
+`, "site.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	got := map[string]string{}
+	for _, p := range site.Plugins {
+		got[p.Name] = p.CookieScope
+	}
+	if want := map[string]string{"auth": "session", "app": "session", "other": "other"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cookie scopes %v, want %v (default: the plugin's own name)", got, want)
 	}
 }

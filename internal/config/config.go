@@ -151,6 +151,7 @@ type Plugin struct {
 	Dirs         []Dir             // dirs: folders the guest may open; none by default
 	KV           []string          // kv: names of the stores granted, each declared by a kv block
 	AllowedHosts outbound.Rules    // allowed_hosts: outbound HTTP destinations; none by default
+	CookieScope  string            // cookie_scope: signed cookies verify only in plugins of this scope; default Name
 	Range        hcl.Range         // the plugin block's DefRange
 	PathRange    hcl.Range         // the path expression's range
 	Source       string            // absolute folder of the Go package that builds Path; "" if not set

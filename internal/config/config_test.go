@@ -155,6 +155,7 @@ func TestContractExample(t *testing.T) {
 			MemoryLimit: 128 << 20,
 			Engine:      "wazero",
 			Env:         map[string]string{"GREETING": "hi"},
+			CookieScope: "hello",
 			MountSet:    true,
 		}},
 		explicitServeTraceback: true,

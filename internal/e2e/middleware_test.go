@@ -92,7 +92,7 @@ r = s.get(base + "/set", params={"name": "user", "value": "alice"}, headers={"X-
 out["set"] = r.status_code
 out["get"] = s.get(base + "/get", params={"name": "user"}).text
 forged = s.cookies.get("user").split("|")
-forged[1] = "Ym9i"
+forged[2] = "Ym9i"  # the value field of 3|scope|value|time|mac
 out["forged"] = requests.get(base + "/get", params={"name": "user"}, cookies={"user": "|".join(forged)}).status_code
 print(json.dumps(out))
 `

@@ -118,8 +118,14 @@ func validName(h string) bool {
 type Rules []Rule
 
 // Allows reports whether a request to scheme://host:port matches a rule.
-// host is lower case, without brackets.
+// host is without brackets.
 func (rs Rules) Allows(scheme, host string, port int) bool {
+	_, ok := rs.match(scheme, host, port)
+	return ok
+}
+
+// match returns the first rule a request to scheme://host:port matches.
+func (rs Rules) match(scheme, host string, port int) (Rule, bool) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if ip, err := netip.ParseAddr(host); err == nil {
 		host = ip.Unmap().String()
@@ -130,13 +136,13 @@ func (rs Rules) Allows(scheme, host string, port int) bool {
 		}
 		if r.Wildcard {
 			if strings.HasSuffix(host, "."+r.Host) {
-				return true
+				return r, true
 			}
 		} else if host == r.Host {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return Rule{}, false
 }
 
 // allowsAddr reports whether the dialled address ip:port may be reached.

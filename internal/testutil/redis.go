@@ -29,6 +29,21 @@ func Need(t testing.TB, program string) string {
 	return p
 }
 
+// PythonRequests returns python3 when it can import requests, the client
+// that red-team and end-to-end tests drive the server with; otherwise it
+// skips, or fails under CI=true.
+func PythonRequests(t testing.TB) string {
+	t.Helper()
+	py := Need(t, "python3")
+	if err := exec.Command(py, "-c", "import requests").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python3 requests is not installed (.ci/deps installs python3-requests)")
+		}
+		t.Skip("python3 requests is not installed (apt-get install python3-requests)")
+	}
+	return py
+}
+
 // Redis starts a redis-server on a free loopback port, without persistence,
 // for the rest of the test, and returns its redis:// URL.
 func Redis(t testing.TB) string {

@@ -12,7 +12,8 @@
 #   curl --data-binary @site.hcl http://127.0.0.1:8888/echo
 #   curl -N 'http://127.0.0.1:8888/stream?n=10'
 #   curl -i --compressed http://127.0.0.1:8888/site    # through errorpage, cookie, gzip
-#   curl -H 'Authorization: Bearer change-me' http://127.0.0.1:8888/admin
+#   curl -c jar -H 'Authorization: Bearer change-me' http://127.0.0.1:8888/admin
+#   curl -b jar http://127.0.0.1:8888/admin           # the signed session alone
 #
 # Paths in this file are relative to the folder that holds it.
 
@@ -33,6 +34,11 @@ server {
   # Debug mode: 500 pages show the guest's panic and stack trace, and
   # site.hcl is watched too. Never in production.
   debug = false
+
+  # The key the host signs cookies with (sdk.SetSecureCookie); it never
+  # enters a plugin. From the environment, so it stays out of this file;
+  # the default is for trying the examples only.
+  cookie_secret = env("COOKIE_SECRET", "examples-only-change-me-0123456789")
 }
 
 # Status and metrics, on the loopback interface only.
@@ -110,18 +116,24 @@ plugin "cookie" {
   instances = 4
 }
 
+# auth signs a session cookie for a request with the token. A signed
+# cookie verifies only in the cookie_scope that signed it (by default each
+# plugin's own name), so auth and the app behind it share one on purpose,
+# and no other plugin here can mint a session auth would accept.
 plugin "auth" {
-  path = "auth/auth.wasm"
-  env  = { AUTH_TOKEN = "change-me", AUTH_USER = "admin" }
+  path         = "auth/auth.wasm"
+  env          = { AUTH_TOKEN = "change-me", AUTH_USER = "admin" }
+  cookie_scope = "admin"
 }
 
 # The environ plugin again, at /admin, behind the auth middleware: 401
-# without "Authorization: Bearer change-me".
+# without "Authorization: Bearer change-me" or the session cookie it gave.
 plugin "admin" {
-  path       = "environ/environ.wasm"
-  mount      = "/admin"
-  instances  = 2
-  middleware = ["auth"]
+  path         = "environ/environ.wasm"
+  mount        = "/admin"
+  instances    = 2
+  middleware   = ["auth"]
+  cookie_scope = "admin"
 }
 
 # Files served by the host itself, before any plugin is asked: everything
