@@ -131,6 +131,19 @@ func openFDs(pid int) int {
 	return len(entries)
 }
 
+// rssKiB is process pid's resident memory.
+func rssKiB(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var n int
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return 0
+}
+
 // waitFDs waits up to d for pid to hold at least n descriptors and returns
 // the count it saw last.
 func waitFDs(pid, n int, d time.Duration) int {
@@ -230,7 +243,7 @@ func TestSlowAndHostileClients(t *testing.T) {
 // body_read_ahead is read before an instance is taken.
 func thousandSlowBodies(t *testing.T, s *slowSite) {
 	pid := s.proc.Cmd.Process.Pid
-	before := openFDs(pid)
+	before, rssBefore := openFDs(pid), rssKiB(pid)
 	cmd, out := attack(t, "-B", "-c", "1000", "-r", "500", "-i", "10", "-s", "8192", "-x", "10",
 		"-l", "30", "-p", "3", "-u", s.base+"/echo")
 	held := waitFDs(pid, before+950, 15*time.Second)
@@ -238,10 +251,11 @@ func thousandSlowBodies(t *testing.T, s *slowSite) {
 		t.Fatalf("slowhttptest opened %d connections to wasmhost within 15 s, want about 1000; its output:\n%s", held-before, out.String())
 	}
 	res := probe(t, s.base+"/echo", 6)
-	still := openFDs(pid) - before
+	still, rssDuring := openFDs(pid)-before, rssKiB(pid)
 	cmd.Process.Kill()
 	cmd.Wait()
-	t.Logf("connections held by the attack: %d at the start of the probe, %d at its end", held-before, still)
+	t.Logf("connections held by the attack: %d at the start of the probe, %d at its end; server RSS %d MiB before, %d MiB during",
+		held-before, still, rssBefore>>10, rssDuring>>10)
 	if still < 950 {
 		t.Errorf("only %d attack connections were still open when the probe ended; the test measures nothing", still)
 	}
