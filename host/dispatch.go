@@ -83,7 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			interrupt: func() { _ = ex.rc.SetReadDeadline(time.Now()) },
 		})
 		defer ex.body.release()
-		if !s.readAhead(ctx, w, r, ex, mp, start) {
+		if !s.readAhead(ctx, w, r, ex, mp, min(mp.cfg.Body.ReadAhead, cfg.MaxBodySize), start) {
 			return
 		}
 	}
@@ -135,8 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // instance. When the body stops short it answers the request itself and
 // reports false: 408 for a body below min_body_rate or past the request's
 // deadline, 413 past max_body_size, 400 for a body cut off by the client.
-func (s *Server) readAhead(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, start time.Time) bool {
-	bound := min(mp.cfg.Body.ReadAhead, s.state.Load().site.Server.MaxBodySize)
+func (s *Server) readAhead(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, bound int64, start time.Time) bool {
 	if ex.body.await(ctx, bound) {
 		if n := ex.body.received(); n >= 0 && r.ContentLength < 0 {
 			// A chunked body read whole has a length now; the guest sees

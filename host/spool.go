@@ -63,22 +63,23 @@ type spool struct {
 	// The rate minimum: interrupt makes the filler's pending read fail.
 	start       time.Time
 	minRate     int64 // bytes per second; 0 = none
-	rateTimer   *time.Timer
+	grace       time.Duration
 	interrupt   func()
 	interrupted atomic.Bool // the request's end cut the body, not its rate
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever the state below changes
-	mem     []byte        // unread data, when file is nil or before file data
-	memOff  int           // mem[:memOff] was read already
-	file    *os.File      // spilled data, once mem held spoolMemory unread
-	fileW   int64         // bytes written to file
-	fileR   int64         // bytes of file handed to the guest
-	size    int64         // bytes received in all
-	err     error         // why filling stopped: io.EOF when the body is complete
-	limit   bool          // the body passed max_body_size
-	slow    bool          // the body arrived below min_body_rate
-	stopped bool          // the filler exited
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever the state below changes
+	mem       []byte        // unread data, when file is nil or before file data
+	memOff    int           // mem[:memOff] was read already
+	file      *os.File      // spilled data, once mem held spoolMemory unread
+	fileW     int64         // bytes written to file
+	fileR     int64         // bytes of file handed to the guest
+	size      int64         // bytes received in all
+	err       error         // why filling stopped: io.EOF when the body is complete
+	limit     bool          // the body passed max_body_size
+	slow      bool          // the body arrived below min_body_rate
+	rateTimer *time.Timer   // checks the rate; nil until the body outlasts its first read
+	stopped   bool          // the filler exited
 
 	done chan struct{} // closed when the filler exits
 }
@@ -101,12 +102,10 @@ func newSpool(body io.ReadCloser, lim bodyLimits) *spool {
 		raw:       body,
 		start:     time.Now(),
 		minRate:   lim.minRate,
+		grace:     lim.grace,
 		interrupt: lim.interrupt,
 		changed:   make(chan struct{}),
 		done:      make(chan struct{}),
-	}
-	if s.minRate > 0 && s.interrupt != nil {
-		s.rateTimer = time.AfterFunc(lim.grace, s.checkRate)
 	}
 	go s.fill()
 	return s
@@ -139,6 +138,25 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	return n, &http.MaxBytesError{Limit: l.max}
 }
 
+// watchRate starts the rate timer, when there is a minimum.
+func (s *spool) watchRate() {
+	if s.minRate <= 0 || s.interrupt == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateTimer = time.AfterFunc(max(0, s.grace-time.Since(s.start)), s.checkRate)
+}
+
+// stopRate stops the rate timer, if it runs.
+func (s *spool) stopRate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rateTimer != nil {
+		s.rateTimer.Stop()
+	}
+}
+
 // checkRate runs on the rate timer: it cuts the body if it has fewer bytes
 // than the rate asks for by now, and otherwise sets the timer for when it
 // will next fall short, if nothing more arrives.
@@ -165,7 +183,12 @@ func (s *spool) fill() {
 	fp := firstChunkPool.Get().(*[]byte)
 	defer firstChunkPool.Put(fp)
 	buf := *fp
-	for {
+	for reads := 0; ; reads++ {
+		if reads == 1 {
+			// Most bodies come with their headers, in the first read:
+			// only one that outlasts it needs its rate watched.
+			s.watchRate()
+		}
 		n, err := s.src.Read(buf)
 		if n == len(buf) && len(buf) < spoolChunk {
 			// A full read: more is likely waiting, so read in large pieces.
@@ -254,9 +277,7 @@ func (s *spool) fileWritten() int64 {
 }
 
 func (s *spool) finish(err error, limit bool) {
-	if s.rateTimer != nil {
-		s.rateTimer.Stop()
-	}
+	s.stopRate()
 	s.mu.Lock()
 	s.err, s.limit, s.stopped = err, limit, true
 	s.signalLocked()
@@ -376,9 +397,7 @@ func (s *spool) tooLarge() bool {
 
 // release frees the spool's memory and file once the filler has stopped.
 func (s *spool) release() {
-	if s.rateTimer != nil {
-		s.rateTimer.Stop()
-	}
+	s.stopRate()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {
