@@ -174,6 +174,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		// Whatever the guest made of a body cut for its rate (an error, or
 		// a cancellation: the cut read also cancels the request), the
 		// client learns why.
+		mp.log.Info("request body too slow; cut while the plugin read it", "request_id", string(ex.requestID),
+			"min_body_rate", mp.cfg.Body.MinRate)
 		w.Header().Set("Connection", "close")
 		s.plainError(w, r, c, http.StatusRequestTimeout, "408 request body too slow", start, name)
 		return
