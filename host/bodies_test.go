@@ -28,10 +28,10 @@ plugin "bigbody" {
 }
 `)
 	piece := bytes.Repeat([]byte("b"), 8<<10)
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 3; i++ {
 		pr, pw := io.Pipe()
 		go func() {
-			// Sent at once, so the limit falls while the answer (16 MiB)
+			// Sent at once, so the limit falls while the answer (8 MiB)
 			// streams.
 			for j := 0; j < 32; j++ {
 				if _, err := pw.Write(piece); err != nil {
@@ -40,7 +40,7 @@ plugin "bigbody" {
 			}
 			pw.Close()
 		}()
-		resp, err := http.Post(s.base+"/?mb=16", "application/octet-stream", io.NopCloser(pr))
+		resp, err := http.Post(s.base+"/?mb=8", "application/octet-stream", io.NopCloser(pr))
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
