@@ -79,8 +79,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// answering; HTTP/2 always can.
 			_ = ex.rc.EnableFullDuplex()
 		}
-		ex.body = newSpool(w, r.Body, cfg.MaxBodySize)
+		ex.body = newSpool(r.Body, bodyLimits{
+			max: cfg.MaxBodySize, minRate: mp.cfg.Body.MinRate, grace: mp.cfg.Body.MinRateGrace,
+			interrupt: func() { _ = ex.rc.SetReadDeadline(time.Now()) },
+		})
 		defer ex.body.release()
+		if !s.readAhead(ctx, w, r, ex, mp, min(mp.cfg.Body.ReadAhead, cfg.MaxBodySize), start) {
+			return
+		}
 	}
 
 	var err error
@@ -124,17 +130,66 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.finish(w, r, ex, mp, err, start)
 }
 
+// readAhead waits, before an instance is taken, for the body to arrive
+// whole or to reach the plugin's body_read_ahead, so that a client
+// trickling a small body holds a goroutine and a few KiB, never an
+// instance. When the body stops short it answers the request itself and
+// reports false: 408 for a body below min_body_rate or past the request's
+// deadline, 413 past max_body_size, 400 for a body cut off by the client.
+func (s *Server) readAhead(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, bound int64, start time.Time) bool {
+	if ex.body.await(ctx, bound) {
+		if n := ex.body.received(); n >= 0 && r.ContentLength < 0 {
+			// A chunked body read whole has a length now; the guest sees
+			// it in CONTENT_LENGTH, as behind nginx's request buffering.
+			r.ContentLength = n
+			r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
+		}
+		return true
+	}
+	ex.body.complete(ctx, func() { _ = ex.rc.SetReadDeadline(time.Now()) })
+	name := mp.cfg.Name
+	w.Header().Set("Connection", "close")
+	// In this order: a read cut short by its deadline also cancels the
+	// request's context (net/http takes any read error for the client's
+	// going away), so a cancelled context says "gone" only after the rest.
+	switch {
+	case ex.body.tooLarge():
+		s.plainError(w, r, ex.client, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
+	case ex.body.tooSlow() || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		mp.log.Info("request body too slow; no instance was taken", "request_id", string(ex.requestID),
+			"min_body_rate", mp.cfg.Body.MinRate, "timeout", mp.cfg.Timeout)
+		s.plainError(w, r, ex.client, http.StatusRequestTimeout, "408 request body too slow", start, name)
+	case r.Context().Err() != nil:
+		s.logAccess(r, ex.client, 499, 0, start, name) // the client went away
+	default:
+		s.plainError(w, r, ex.client, http.StatusBadRequest, "400 incomplete request body", start, name)
+	}
+	return false
+}
+
 // finish completes the response according to how the guest call ended.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, err error, start time.Time) {
 	name, c := mp.cfg.Name, ex.client
 	switch {
+	case ex.body != nil && ex.body.tooSlow() && !ex.committed:
+		// Whatever the guest made of a body cut for its rate (an error, or
+		// a cancellation: the cut read also cancels the request), the
+		// client learns why.
+		mp.log.Info("request body too slow; cut while the plugin read it", "request_id", string(ex.requestID),
+			"min_body_rate", mp.cfg.Body.MinRate)
+		w.Header().Set("Connection", "close")
+		s.plainError(w, r, c, http.StatusRequestTimeout, "408 request body too slow", start, name)
+		return
 	case err == nil && !ex.started:
 		err = &loader.GuestError{Kind: "protocol", Message: "the handler returned without calling start_response"}
 	case err == nil && ex.tooLarge && !ex.committed:
 		// The guest gave up on the body and answered anyway; the client
 		// still deserves to learn why.
+		w.Header().Set("Connection", "close")
 		s.plainError(w, r, c, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
 		return
+	case err == nil && ex.body != nil && ex.body.tooSlow():
+		err = &loader.GuestError{Kind: "body", Message: "the request body fell below min_body_rate while the response was streaming"}
 	case err == nil && ex.tooLarge:
 		// The response was already streaming when the body passed the
 		// limit: whatever the guest made of a cut-off body must not look
@@ -171,6 +226,8 @@ func statusFor(err error, ex *exchange) int {
 	switch {
 	case ex.tooLarge:
 		return http.StatusRequestEntityTooLarge
+	case ex.body != nil && ex.body.tooSlow():
+		return http.StatusRequestTimeout
 	case errors.Is(err, loader.ErrTimeout):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, loader.ErrClosed):

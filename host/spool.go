@@ -7,14 +7,23 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // spoolMemory is how much unread request body a spool keeps in memory
 // before it spills the rest to a temporary file.
 const spoolMemory = 1 << 20
 
-// spoolChunk is the size of one read from the client.
-const spoolChunk = 32 << 10
+// spoolChunk is the size of one read from the client once a body shows it
+// is large; firstChunk is the size before that. A client that trickles its
+// body keeps a read pending all the while, so the buffer of that read is
+// memory each slow client holds: 4 KiB each, rather than 32, for a thousand
+// of them.
+const (
+	spoolChunk = 32 << 10
+	firstChunk = 4 << 10
+)
 
 // drainAfterLimit is how much of a body that passed max_body_size is still
 // read and thrown away before the 413 goes out: a client that sends its
@@ -22,7 +31,10 @@ const spoolChunk = 32 << 10
 // otherwise meet a reset connection instead of the answer.
 const drainAfterLimit = 4 << 20
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, spoolChunk); return &b }}
+var (
+	chunkPool      = sync.Pool{New: func() any { b := make([]byte, spoolChunk); return &b }}
+	firstChunkPool = sync.Pool{New: func() any { b := make([]byte, firstChunk); return &b }}
+)
 
 // spool reads a request body ahead of the guest. A goroutine (the filler)
 // copies the body from the client as fast as the client sends it, into
@@ -38,46 +50,153 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, spoolChunk); retur
 // read ahead the client always finishes sending; a client that reads while
 // it sends (curl, browsers with fetch streams) still sees its data stream
 // through, since the guest gets each piece as soon as it arrives.
+//
+// The spool also enforces the minimum data rate (min_body_rate): a timer
+// checks, after the grace period and then whenever the body is due to have
+// grown, that it has at least rate × elapsed bytes, and cuts the read when
+// it has not.
 type spool struct {
 	src  io.Reader // the body, limited to max_body_size
 	body io.Closer // the request body itself, closed after the filler stops
 	raw  io.Reader // the request body without the limit, for draining
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever the state below changes
-	mem     []byte        // unread data, when file is nil or before file data
-	memOff  int           // mem[:memOff] was read already
-	file    *os.File      // spilled data, once mem held spoolMemory unread
-	fileW   int64         // bytes written to file
-	fileR   int64         // bytes of file handed to the guest
-	size    int64         // bytes received in all
-	err     error         // why filling stopped: io.EOF when the body is complete
-	limit   bool          // the body passed max_body_size
-	stopped bool          // the filler exited
+	// The rate minimum: interrupt makes the filler's pending read fail.
+	start       time.Time
+	minRate     int64 // bytes per second; 0 = none
+	grace       time.Duration
+	interrupt   func()
+	interrupted atomic.Bool // the request's end cut the body, not its rate
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever the state below changes
+	mem       []byte        // unread data, when file is nil or before file data
+	memOff    int           // mem[:memOff] was read already
+	file      *os.File      // spilled data, once mem held spoolMemory unread
+	fileW     int64         // bytes written to file
+	fileR     int64         // bytes of file handed to the guest
+	size      int64         // bytes received in all
+	err       error         // why filling stopped: io.EOF when the body is complete
+	limit     bool          // the body passed max_body_size
+	slow      bool          // the body arrived below min_body_rate
+	rateTimer *time.Timer   // checks the rate; nil until the body outlasts its first read
+	stopped   bool          // the filler exited
 
 	done chan struct{} // closed when the filler exits
 }
 
-// newSpool starts reading body (limited to max bytes) in the background.
-func newSpool(w http.ResponseWriter, body io.ReadCloser, max int64) *spool {
+// bodyLimits is what a spool enforces while it reads.
+type bodyLimits struct {
+	max     int64         // max_body_size
+	minRate int64         // min_body_rate, bytes per second; 0 = none
+	grace   time.Duration // min_body_rate_grace
+	// interrupt makes a pending read of the body fail at once (it moves the
+	// connection's read deadline to now).
+	interrupt func()
+}
+
+// newSpool starts reading body in the background, within lim.
+func newSpool(body io.ReadCloser, lim bodyLimits) *spool {
 	s := &spool{
-		src:     http.MaxBytesReader(w, body, max),
-		body:    body,
-		raw:     body,
-		changed: make(chan struct{}),
-		done:    make(chan struct{}),
+		src:       &limitedBody{r: body, left: lim.max, max: lim.max},
+		body:      body,
+		raw:       body,
+		start:     time.Now(),
+		minRate:   lim.minRate,
+		grace:     lim.grace,
+		interrupt: lim.interrupt,
+		changed:   make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go s.fill()
 	return s
 }
 
+// limitedBody is http.MaxBytesReader without its ResponseWriter: that one
+// marks the response (a Connection: close header) from the reading
+// goroutine, which is the filler here, while the handler may be writing
+// the same header map. The handler says Connection: close itself.
+type limitedBody struct {
+	r    io.Reader
+	left int64 // bytes still allowed
+	max  int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, &http.MaxBytesError{Limit: l.max}
+	}
+	// One byte more than allowed tells a body at the limit from one past it.
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) <= l.left {
+		l.left -= int64(n)
+		return n, err
+	}
+	n, l.left = int(l.left), -1
+	return n, &http.MaxBytesError{Limit: l.max}
+}
+
+// watchRate starts the rate timer, when there is a minimum.
+func (s *spool) watchRate() {
+	if s.minRate <= 0 || s.interrupt == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateTimer = time.AfterFunc(max(0, s.grace-time.Since(s.start)), s.checkRate)
+}
+
+// stopRate stops the rate timer, if it runs.
+func (s *spool) stopRate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rateTimer != nil {
+		s.rateTimer.Stop()
+	}
+}
+
+// checkRate runs on the rate timer: it cuts the body if it has fewer bytes
+// than the rate asks for by now, and otherwise sets the timer for when it
+// will next fall short, if nothing more arrives.
+func (s *spool) checkRate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	due := s.start.Add(time.Duration(float64(s.size) / float64(s.minRate) * float64(time.Second)))
+	if wait := time.Until(due); wait > 0 {
+		s.rateTimer.Reset(wait)
+		return
+	}
+	// Under the lock, so the filler cannot have finished in between: a
+	// deadline moved to now after the body was complete would fail
+	// net/http's background read of the next request instead.
+	s.slow = true
+	s.interrupt()
+}
+
 func (s *spool) fill() {
 	defer close(s.done)
-	bp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bp)
-	buf := *bp
-	for {
+	fp := firstChunkPool.Get().(*[]byte)
+	defer firstChunkPool.Put(fp)
+	buf := *fp
+	for reads := 0; ; reads++ {
+		if reads == 1 {
+			// Most bodies come with their headers, in the first read:
+			// only one that outlasts it needs its rate watched.
+			s.watchRate()
+		}
 		n, err := s.src.Read(buf)
+		if n == len(buf) && len(buf) < spoolChunk {
+			// A full read: more is likely waiting, so read in large pieces.
+			bp := chunkPool.Get().(*[]byte)
+			defer chunkPool.Put(bp)
+			copy(*bp, buf[:n])
+			buf = *bp
+		}
 		if n > 0 {
 			if werr := s.store(buf[:n]); werr != nil {
 				s.finish(werr, false)
@@ -89,6 +208,12 @@ func (s *spool) fill() {
 			limit := errors.As(err, &tooBig)
 			if limit {
 				s.drain(buf)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && !s.interrupted.Load() {
+				// read_timeout ended the body: as slow as a body gets.
+				s.mu.Lock()
+				s.slow = true
+				s.mu.Unlock()
 			}
 			s.finish(err, limit)
 			return
@@ -113,11 +238,10 @@ func (s *spool) store(p []byte) error {
 	spill := s.file == nil && len(s.mem)-s.memOff+len(p) > spoolMemory
 	s.mu.Unlock()
 	if spill {
-		f, err := os.CreateTemp("", "wasmhost-body-*")
+		f, err := tempBodyFile()
 		if err != nil {
 			return err
 		}
-		os.Remove(f.Name()) // nothing outlives the request, even after a crash
 		s.mu.Lock()
 		s.file = f
 		s.mu.Unlock()
@@ -153,6 +277,7 @@ func (s *spool) fileWritten() int64 {
 }
 
 func (s *spool) finish(err error, limit bool) {
+	s.stopRate()
 	s.mu.Lock()
 	s.err, s.limit, s.stopped = err, limit, true
 	s.signalLocked()
@@ -214,6 +339,7 @@ func (s *spool) complete(ctx context.Context, interrupt func()) bool {
 	select {
 	case <-s.done:
 	case <-ctx.Done():
+		s.interrupted.Store(true)
 		interrupt()
 		<-s.done
 	}
@@ -221,6 +347,45 @@ func (s *spool) complete(ctx context.Context, interrupt func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err == io.EOF || s.limit
+}
+
+// await waits, within ctx, until the body is complete or has at least
+// bound bytes. It reports whether it got that far: false when the body
+// stopped short (too slow, too large, the client went away) or ctx ended.
+// A body of bound bytes or fewer is then entirely in the spool.
+func (s *spool) await(ctx context.Context, bound int64) bool {
+	for {
+		s.mu.Lock()
+		ok := !s.limit && !s.slow && (s.size >= bound || s.err == io.EOF)
+		stopped, wait := s.stopped, s.changed
+		s.mu.Unlock()
+		if ok || stopped {
+			return ok
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// received is the body's size when it is complete, else -1.
+func (s *spool) received() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != io.EOF {
+		return -1
+	}
+	return s.size
+}
+
+// tooSlow reports whether the body arrived below min_body_rate, or not
+// within read_timeout.
+func (s *spool) tooSlow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slow
 }
 
 // tooLarge reports whether the body passed max_body_size.
@@ -232,6 +397,7 @@ func (s *spool) tooLarge() bool {
 
 // release frees the spool's memory and file once the filler has stopped.
 func (s *spool) release() {
+	s.stopRate()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {
@@ -239,4 +405,70 @@ func (s *spool) release() {
 		s.file = nil
 	}
 	s.mem = nil
+}
+
+// tempBodyFile is an unlinked temporary file for body data spilled from
+// memory: nothing outlives the request, even after a crash.
+func tempBodyFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "wasmhost-body-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// spillBuffer holds bytes written once and then read back once, in memory
+// up to memMax and in a temporary file past that: the part of a body that
+// a built-in middleware read and must replay (xsrf's form scan).
+type spillBuffer struct {
+	memMax       int
+	mem          []byte
+	memR         int
+	file         *os.File
+	fileW, fileR int64
+}
+
+func (b *spillBuffer) Write(p []byte) (int, error) {
+	if b.file == nil && len(b.mem)+len(p) <= b.memMax {
+		b.mem = append(b.mem, p...)
+		return len(p), nil
+	}
+	if b.file == nil {
+		f, err := tempBodyFile()
+		if err != nil {
+			return 0, err
+		}
+		b.file = f
+	}
+	n, err := b.file.WriteAt(p, b.fileW)
+	b.fileW += int64(n)
+	return n, err
+}
+
+func (b *spillBuffer) Read(p []byte) (int, error) {
+	if b.memR < len(b.mem) {
+		n := copy(p, b.mem[b.memR:])
+		b.memR += n
+		return n, nil
+	}
+	if b.file != nil && b.fileR < b.fileW {
+		n, err := b.file.ReadAt(p[:min(int64(len(p)), b.fileW-b.fileR)], b.fileR)
+		b.fileR += int64(n)
+		if n > 0 {
+			return n, nil
+		}
+		return 0, err
+	}
+	return 0, io.EOF
+}
+
+// Close frees the memory and the file.
+func (b *spillBuffer) Close() error {
+	b.mem = nil
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	return nil
 }

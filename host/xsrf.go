@@ -2,7 +2,6 @@ package host
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -15,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
@@ -41,6 +41,10 @@ const (
 	xsrfLen    = 16
 	// maxFieldValue bounds the _xsrf field's value read from a form.
 	maxFieldValue = 1 << 10
+	// xsrfMemory is how much of a form read while looking for the field
+	// stays in memory for the replay; the rest waits in a temporary file,
+	// so a large form before its field costs disk, not memory, per request.
+	xsrfMemory = 64 << 10
 )
 
 type xsrfLink struct{}
@@ -69,7 +73,17 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 		}
 		if submitted == "" && req.body != nil {
 			var replay bodySource
-			submitted, replay = formToken(req)
+			var err error
+			submitted, replay, err = formToken(req)
+			if err != nil {
+				out.StartResponse(http.StatusInternalServerError, errorHeaders)
+				out.WriteBody([]byte("500 Internal Server Error: cannot hold the form: " + err.Error() + "\n"))
+				return nil
+			}
+			if c, ok := replay.(io.Closer); ok {
+				// The chain below is done with the body when serveAt returns.
+				defer c.Close()
+			}
 			r2 := *req
 			r2.body = replay
 			req = &r2
@@ -121,24 +135,46 @@ func unmaskXSRF(s string) []byte {
 
 // formToken reads the body as far as its _xsrf field, for urlencoded and
 // multipart forms, and returns the field with a body that replays what was
-// read and continues with the rest.
-func formToken(req *linkRequest) (string, bodySource) {
+// read and continues with the rest (an io.Closer: close it when the chain
+// is done). What was read is held in a spillBuffer. The error says the
+// read part could not be held (the temporary file failed).
+func formToken(req *linkRequest) (string, bodySource, error) {
 	mt, params, err := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
-	if err != nil {
-		return "", req.body
+	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+		return "", req.body, nil
 	}
-	var seen bytes.Buffer
-	src := io.TeeReader(&bodyReader{src: req.body}, &seen)
+	seen := &spillBuffer{memMax: xsrfMemory}
+	tee := &teeBody{src: &bodyReader{src: req.body}, seen: seen}
 	var value string
-	switch mt {
-	case "application/x-www-form-urlencoded":
-		value = urlencodedField(bufio.NewReader(src), xsrfField)
-	case "multipart/form-data":
-		value = multipartField(multipart.NewReader(src, params["boundary"]), xsrfField)
-	default:
-		return "", req.body
+	if mt == "multipart/form-data" {
+		value = multipartField(multipart.NewReader(tee, params["boundary"]), xsrfField)
+	} else {
+		value = urlencodedField(bufio.NewReader(tee), xsrfField)
 	}
-	return value, &lockedBody{src: &replayBody{prefix: seen.Bytes(), rest: req.body}}
+	if tee.err != nil {
+		seen.Close()
+		return "", nil, tee.err
+	}
+	return value, &replayBody{prefix: seen, rest: req.body}, nil
+}
+
+// teeBody is io.TeeReader keeping the write error apart, so a failed spill
+// is told from the end of the form.
+type teeBody struct {
+	src  io.Reader
+	seen io.Writer
+	err  error
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.src.Read(p)
+	if n > 0 && t.err == nil {
+		if _, werr := t.seen.Write(p[:n]); werr != nil {
+			t.err = werr
+			return n, werr
+		}
+	}
+	return n, err
 }
 
 func urlencodedField(r *bufio.Reader, name string) string {
@@ -187,19 +223,37 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return 0, errBodyRead
 }
 
-// replayBody gives back the bytes already read, then the rest.
+// replayBody gives back the bytes already read, then the rest. Reads are
+// serialised, as lockedBody's: a middleware's downstream may read it from
+// another goroutine.
 type replayBody struct {
-	prefix []byte
+	mu     sync.Mutex
+	prefix *spillBuffer
+	done   bool // prefix is read
 	rest   bodySource
 }
 
 func (b *replayBody) ReadBody(p []byte) int32 {
-	if len(b.prefix) > 0 {
-		n := copy(p, b.prefix)
-		b.prefix = b.prefix[n:]
-		return int32(n)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done && len(p) > 0 {
+		n, err := b.prefix.Read(p)
+		if n > 0 {
+			return int32(n)
+		}
+		if err != io.EOF {
+			return abi.ErrIO
+		}
+		b.done = true
+		b.prefix.Close()
 	}
 	return b.rest.ReadBody(p)
+}
+
+func (b *replayBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.prefix.Close()
 }
 
 // headerSink adds headers to a response on its way to sink.

@@ -22,6 +22,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "max_header_bytes"},
 		{Name: "max_url_length"}, {Name: "engine"}, {Name: "cookie_secret"}, {Name: "cookie_secret_previous"},
 		{Name: "cookie_max_age"},
+		{Name: "body_read_ahead"}, {Name: "min_body_rate"}, {Name: "min_body_rate_grace"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
@@ -46,6 +47,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		CacheSize:         DefaultCacheSize,
 		Engine:            DefaultEngine,
 		CookieMaxAge:      DefaultCookieMaxAge,
+		Body:              DefaultBodyReading(),
 	}
 	if b == nil {
 		s.ListenTLS = []bool{false}
@@ -137,6 +139,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 	}
 
 	d.decodeCookieSettings(attrs)
+	d.decodeBodyReading(attrs, "server.", &s.Body)
 
 	var tlsBlock *hcl.Block
 	for _, tb := range content.Blocks {
@@ -326,6 +329,7 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "source"},
 		{Name: "middleware"},
 		{Name: "cookie_scope"},
+		{Name: "body_read_ahead"}, {Name: "min_body_rate"}, {Name: "min_body_rate_grace"},
 	},
 }
 
@@ -337,6 +341,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		Timeout:     DefaultTimeout,
 		MemoryLimit: DefaultMemoryLimit,
 		Engine:      d.site.Server.Engine,
+		Body:        d.site.Server.Body,
 		Env:         map[string]string{},
 		Range:       b.DefRange,
 		CookieScope: b.Labels[0],
@@ -456,6 +461,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	}
 	d.decodeServices(attrs, &p, what)
 	d.cookieScope(attrs, &p, what)
+	d.decodeBodyReading(attrs, what+" ", &p.Body)
 	if a := attrs["middleware"]; a != nil {
 		d.middlewareList(&p, a.Expr, what)
 	}

@@ -125,6 +125,7 @@ type Server struct {
 	TLS               *TLS           // nil without a tls block
 	CacheSize         int64          // cache_size: the compilation cache's bound on disk
 	Engine            string         // engine: the default of every plugin, one of Engines
+	Body              BodyReading    // body_read_ahead, min_body_rate, min_body_rate_grace
 }
 
 // TLS holds absolute paths; their existence is checked when they are loaded.
@@ -156,6 +157,7 @@ type Plugin struct {
 	PathRange    hcl.Range         // the path expression's range
 	Source       string            // absolute folder of the Go package that builds Path; "" if not set
 	SourceRange  hcl.Range         // the source expression's range
+	Body         BodyReading       // body settings: the server's, overridden by the plugin's own
 
 	// Mount is "" for a plugin that is only used in chains: one without a
 	// mount that some middleware list names.

@@ -78,6 +78,7 @@ func defaultServer() Server {
 		CacheSize:         1 << 30,
 		Engine:            "wazero",
 		CookieMaxAge:      744 * time.Hour,
+		Body:              BodyReading{ReadAhead: 64 << 10, MinRate: 240, MinRateGrace: 5 * time.Second},
 	}
 }
 
@@ -157,6 +158,7 @@ func TestContractExample(t *testing.T) {
 			Env:         map[string]string{"GREETING": "hi"},
 			CookieScope: "hello",
 			MountSet:    true,
+			Body:        BodyReading{ReadAhead: 64 << 10, MinRate: 240, MinRateGrace: 5 * time.Second},
 		}},
 		explicitServeTraceback: true,
 		explicitHashCache:      true,
