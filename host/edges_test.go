@@ -14,6 +14,8 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
+func init() { plugins["redirects"] = "plugins/testplugins/redirects" }
+
 // curlResult is one response as curl saw it.
 type curlResult struct {
 	status  int
@@ -193,5 +195,68 @@ func TestABI12PluginServes(t *testing.T) {
 	s := startSite(t, fmt.Sprintf(`plugin "old" { path = %q }`, testutil.Plugin(t, "plugins/testplugins/abi12")))
 	if r := curl(t, s.base+"/"); r.status != 200 || r.body != "served by an ABI 1.2 plugin\n" {
 		t.Errorf("ABI 1.2 plugin = %d %q", r.status, r.body)
+	}
+}
+
+// A mounted plugin's redirects keep the mount: the guest's ServeMux and
+// http.Redirect build Locations from r.URL.Path, which lacks it. A
+// Location that already has the mount, an absolute URL and a relative
+// reference are left as the handler wrote them.
+func TestRedirectsKeepTheMount(t *testing.T) {
+	s := startSite(t, `
+plugin "app"  {
+  path  = "{{redirects}}"
+  mount = "/app"
+}
+plugin "root" { path = "{{redirects}}" }
+`)
+	for _, c := range []struct{ path, status, location string }{
+		{"/app/dir", "307", "/app/dir/"},
+		{"/app/dir?x=1", "307", "/app/dir/?x=1"},
+		{"/app/go?to=/notes/", "302", "/app/notes/"},
+		{"/app/go?to=notes/", "302", "/app/notes/"}, // http.Redirect resolves it against r.URL.Path
+		{"/app/created", "201", "/app/notes/42"},
+		{"/app/go?to=/app/notes", "302", "/app/notes"},   // has the mount already
+		{"/app/go?to=/app", "302", "/app"},               // the mount itself
+		{"/app/go?to=/apple", "302", "/app/apple"},       // not the mount: a segment boundary counts
+		{"/app/go?to=https://example.com/x", "302", "https://example.com/x"},
+		{"/app/go?to=//example.com/x", "302", "//example.com/x"},
+		{"/dir", "307", "/dir/"}, // at "/" nothing changes
+		{"/go?to=/notes/", "302", "/notes/"},
+	} {
+		r := curl(t, s.base+c.path)
+		if fmt.Sprint(r.status) != c.status || r.header.Get("Location") != c.location {
+			t.Errorf("%s = %d Location %q; want %s %q", c.path, r.status, r.header.Get("Location"), c.status, c.location)
+		}
+	}
+	// Following the redirect lands inside the plugin.
+	if r := curl(t, s.base+"/app/dir", "-L"); !strings.Contains(r.body, "in dir") {
+		t.Errorf("following /app/dir: %d %q", r.status, r.body)
+	}
+}
+
+// The guest's request carries X-Forwarded-Prefix: the mount, set by the
+// host (a client's own is replaced, never passed on), and none at "/".
+func TestForwardedPrefix(t *testing.T) {
+	s := startSite(t, `
+plugin "app"  {
+  path  = "{{redirects}}"
+  mount = "/app"
+}
+plugin "root" { path = "{{redirects}}" }
+`)
+	for _, c := range []struct{ path, want string }{
+		{"/app/prefix", "prefix=/app\n"},
+		{"/prefix", "prefix=\n"},
+	} {
+		for _, sent := range []string{"", "/evil"} {
+			var args []string
+			if sent != "" {
+				args = []string{"-H", "X-Forwarded-Prefix: " + sent}
+			}
+			if r := curl(t, s.base+c.path, args...); r.status != 200 || r.body != c.want {
+				t.Errorf("%s (client sent %q) = %d %q; want %q", c.path, sent, r.status, r.body, c.want)
+			}
+		}
 	}
 }
