@@ -216,9 +216,9 @@ plugin "root" { path = "{{redirects}}" }
 		{"/app/go?to=/notes/", "302", "/app/notes/"},
 		{"/app/go?to=notes/", "302", "/app/notes/"}, // http.Redirect resolves it against r.URL.Path
 		{"/app/created", "201", "/app/notes/42"},
-		{"/app/go?to=/app/notes", "302", "/app/notes"},   // has the mount already
-		{"/app/go?to=/app", "302", "/app"},               // the mount itself
-		{"/app/go?to=/apple", "302", "/app/apple"},       // not the mount: a segment boundary counts
+		{"/app/go?to=/app/notes", "302", "/app/notes"}, // has the mount already
+		{"/app/go?to=/app", "302", "/app"},             // the mount itself
+		{"/app/go?to=/apple", "302", "/app/apple"},     // not the mount: a segment boundary counts
 		{"/app/go?to=https://example.com/x", "302", "https://example.com/x"},
 		{"/app/go?to=//example.com/x", "302", "//example.com/x"},
 		{"/dir", "307", "/dir/"}, // at "/" nothing changes

@@ -36,8 +36,8 @@ type responseWriter struct {
 	noBody        bool  // status forbids a body (204, 304)
 	contentLength int64 // declared by the handler, or -1
 	written       int64
-	err           error // sticky: no more output will reach the client
-	done          bool  // the handler has returned
+	err           error  // sticky: no more output will reach the client
+	done          bool   // the handler has returned
 	mount         string // SCRIPT_NAME: what a Location gets in front (see mountedLocation)
 }
 
