@@ -107,13 +107,20 @@ func createNote(c *gin.Context) {
 	c.JSON(http.StatusCreated, n)
 }
 
-func getNote(c *gin.Context) {
+// noteOf is the store and the note id of a /notes/:id request; ok is false
+// when the answer is already written.
+func noteOf(c *gin.Context) (kv *sdk.KV, id int64, ok bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "the note id is a number"})
-		return
+		return nil, 0, false
 	}
-	kv, ok := store(c)
+	kv, ok = store(c)
+	return kv, id, ok
+}
+
+func getNote(c *gin.Context) {
+	kv, id, ok := noteOf(c)
 	if !ok {
 		return
 	}
@@ -130,12 +137,7 @@ func getNote(c *gin.Context) {
 }
 
 func deleteNote(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "the note id is a number"})
-		return
-	}
-	kv, ok := store(c)
+	kv, id, ok := noteOf(c)
 	if !ok {
 		return
 	}
