@@ -306,3 +306,16 @@ plugin "gin" {
 		t.Errorf("GET /api/notes/9 = %d %q; want 404", r.status, r.body)
 	}
 }
+
+// A WebSocket upgrade gets a 501 that says why, not a guest's bare one.
+func TestWebSocketUpgradeSaysWhy(t *testing.T) {
+	s := startSite(t, `plugin "hello" { path = "{{hello}}" }`)
+	r := curl(t, s.base+"/chat", "--http1.1", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+		"-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+	if r.status != 501 || !strings.Contains(r.body, "does not support WebSockets") {
+		t.Errorf("WebSocket upgrade = %d %q; want 501 saying WebSockets are not supported", r.status, r.body)
+	}
+	if r := curl(t, s.base+"/chat"); r.status != 200 {
+		t.Errorf("plain request = %d %q", r.status, r.body)
+	}
+}
