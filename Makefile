@@ -4,7 +4,7 @@ BIN      := bin/wasmhost
 EXAMPLES := hello hellogw environ echo stream site cookie errorpage auth
 SITE     ?= plugins/examples/site.hcl
 
-.PHONY: all build install plugins run check deps test test-modules fuzz vet fmt-check bench clean
+.PHONY: all build install plugins run run-gin check deps test test-modules fuzz vet fmt-check bench clean
 
 all: build plugins
 
@@ -21,6 +21,12 @@ plugins: build
 
 run: plugins
 	$(BIN) run $(SITE)
+
+# The gin example is a module of its own with a site of its own (its first
+# build fetches gin and takes about a minute): plugins/examples/gin.
+run-gin: build
+	$(BIN) build plugins/examples/gin >/dev/null
+	$(BIN) run plugins/examples/gin/site.hcl
 
 check: plugins
 	$(BIN) check $(SITE)

@@ -10,8 +10,8 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/samyfodil/wazy v0.8.0
 	github.com/tetratelabs/wazero v1.12.0
-	github.com/wasmhost/wasmhost/abi v1.2.0
-	github.com/wasmhost/wasmhost/sdk v1.2.0
+	github.com/wasmhost/wasmhost/abi v1.3.0
+	github.com/wasmhost/wasmhost/sdk v1.3.0
 	github.com/zclconf/go-cty v1.16.3
 	golang.org/x/sys v0.49.0
 	modernc.org/sqlite v1.62.0

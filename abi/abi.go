@@ -25,7 +25,7 @@ package abi
 // add imports, so an older guest never imports something a newer host lacks.
 const (
 	VersionMajor = 1
-	VersionMinor = 2
+	VersionMinor = 3
 )
 
 // PackVersion encodes a version the way ExportABIVersion returns it.
@@ -144,6 +144,7 @@ var Imports = []string{
 	ImportHTTPResponse, ImportHTTPBodyRead, ImportHTTPClose,
 	ImportNextStart, ImportNextWait, ImportNextRead, ImportNextBody,
 	ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
+	ImportKVGetMany,
 }
 
 // Log levels for ImportLog.

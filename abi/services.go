@@ -67,6 +67,17 @@ const (
 	// kv_increment. Returns 1 when it swapped, 0 when not.
 	ImportKVCompareAndSwap = "kv_cas"
 
+	// ImportKVGetMany (since 1.3): (store i32, keys i32, keys_len i32, buf i32, buf_len i32) -> i32 size.
+	// The values of several keys in one call (and one round trip to the
+	// store): keys is a list encoded as kv_keys returns one (AppendString),
+	// at most MaxKVGetManyKeys keys, each checked as kv_get checks its key.
+	// The result is encoded as pairs (AppendPair): each key that is
+	// present and its value, in the order asked, a key asked twice once;
+	// absent keys are left out. Copied into buf when it fits, else held
+	// (see result_get). ErrTooLarge when the values found add up to more
+	// than MaxKVGetManyBytes; ErrInvalid for a malformed list or key.
+	ImportKVGetMany = "kv_get_many"
+
 	// ImportHTTPRequest: (head i32, head_len i32, flags i32) -> i32 handle.
 	// Starts an outbound request. head is encoded as pairs (AppendPair):
 	// ":method" and ":url" first, then the request headers. With
@@ -122,6 +133,7 @@ const (
 	ErrBusy     = -23 // too many outbound requests in flight
 	ErrService  = -24 // the store or the upstream failed; result_get says how
 	ErrHandle   = -25 // not a handle of this instance, or already closed
+	ErrTimeout  = -26 // (1.3) the store did not answer within its timeout
 )
 
 // servicesErrnoString names the Errno values above.
@@ -139,6 +151,8 @@ func servicesErrnoString(e int32) (string, bool) {
 		return "service failed", true
 	case ErrHandle:
 		return "invalid handle", true
+	case ErrTimeout:
+		return "timed out", true
 	}
 	return "", false
 }
@@ -148,6 +162,10 @@ const (
 	MaxKVKeyBytes   = 1024
 	MaxKVValueBytes = 1 << 20
 	MaxKVKeys       = 10000
+	// MaxKVGetManyKeys bounds the keys of one kv_get_many (1.3), and
+	// MaxKVGetManyBytes the values it returns together.
+	MaxKVGetManyKeys  = 1000
+	MaxKVGetManyBytes = 16 << 20
 	// MaxHTTPBodyChunk bounds one http_body_write or http_body_read.
 	MaxHTTPBodyChunk = 1 << 20
 )

@@ -47,6 +47,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveFailure(w, r, ptr(c), start, mp.cfg.Name, msg)
 		return
 	}
+	if isWebSocketUpgrade(r) {
+		s.plainError(w, r, ptr(c), http.StatusNotImplemented, webSocketRefusal, start, mp.cfg.Name)
+		return
+	}
 	if r.ContentLength > cfg.MaxBodySize {
 		s.plainError(w, r, ptr(c), http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
 		return

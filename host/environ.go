@@ -35,7 +35,9 @@ func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo 
 		buf = abi.AppendPair(buf, "HTTP_HOST", r.Host)
 	}
 	for name, values := range r.Header {
-		if name == "Content-Type" || name == "Content-Length" || name == "Host" {
+		// X-Forwarded-Prefix is the host's to set (below): a client's own
+		// would make a router build its redirects under any prefix it likes.
+		if name == "Content-Type" || name == "Content-Length" || name == "Host" || name == forwardedPrefix {
 			continue
 		}
 		// "X_Forwarded_For" would become the same key as "X-Forwarded-For":
@@ -47,10 +49,21 @@ func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo 
 		buf = appendHeaderPair(buf, name, values)
 	}
 
+	if scriptName != "" {
+		// The mount, as a proxy that strips a prefix says it (Traefik's
+		// stripPrefix, nginx setups): routers such as gin put it in front
+		// of the redirects they build from the stripped path.
+		buf = abi.AppendPair(buf, forwardedPrefixKey, scriptName)
+	}
 	buf = abi.AppendPair(buf, abi.KeyURLScheme, c.scheme)
 	buf = abi.AppendPair(buf, abi.KeyRequestID, string(requestID))
 	return append(buf, fixed...)
 }
+
+const (
+	forwardedPrefix    = "X-Forwarded-Prefix"
+	forwardedPrefixKey = "HTTP_X_FORWARDED_PREFIX"
+)
 
 // appendHeaderPair encodes HTTP_<NAME> = the values joined with ", ",
 // without building the key or the joined value as strings first.

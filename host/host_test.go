@@ -593,7 +593,7 @@ func TestLoadErrorsNamePluginAndPath(t *testing.T) {
 		{"notwasm", notWasm, "not a WebAssembly module"},
 		{"truncated", truncated, "compile"},
 		{"noexports", testutil.Plugin(t, "plugins/testplugins/noexports"), "does not export wasmhost_handle or wasmhost_abi_version"},
-		{"wrongabi", testutil.Plugin(t, "plugins/testplugins/wrongabi"), "speaks wasmhost ABI 2.0, but this host speaks 1.2"},
+		{"wrongabi", testutil.Plugin(t, "plugins/testplugins/wrongabi"), "speaks wasmhost ABI 2.0, but this host speaks 1.3"},
 	}
 	l, err := loader.New(loader.Options{CacheDir: testutil.CacheDir(t)})
 	if err != nil {

@@ -81,7 +81,7 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 		mp.lastError.Store(&msg)
 		mp.totals.swapFailures.Add(1)
 		res.Error = msg
-		mp.log.Error("new version refused; the old one keeps serving", "reason", reason, "error", msg, "serving", old.version())
+		mp.log.Error("new version refused; "+s.servedAfterRefusal(mp, old), "reason", reason, "error", msg, "serving", old.version())
 		return res
 	}
 	mp.replace(s.wrap(mp, lp))
@@ -92,6 +92,21 @@ func (s *Server) swap(mp *mountedPlugin, reason string) SwapResult {
 	mp.log.Info("swapped", "reason", reason, "from", old.version(), "to", lp.Version,
 		"took", time.Since(start).Round(time.Millisecond))
 	return res
+}
+
+// servedAfterRefusal says what a plugin's requests get once a new version
+// was refused, for the log line that reports it: the log must not say the
+// old version serves while every request gets an error page.
+func (s *Server) servedAfterRefusal(mp *mountedPlugin, old *loadedVersion) string {
+	switch {
+	case old.plugin == nil:
+		return "no version has loaded: its requests get this error"
+	case mp.cfg.Source != "" && s.state.Load().site.Server.Debug:
+		// Under debug a plugin built from source shows the state of the
+		// code in the editor (cmd/wasmhost sets the failure page).
+		return "its requests get this error until the source is fixed"
+	}
+	return "the old one keeps serving"
 }
 
 // loadNewVersion loads a plugin's new file. When its machine code is in

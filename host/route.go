@@ -1,6 +1,7 @@
 package host
 
 import (
+	"net/http"
 	"sort"
 	"strings"
 )
@@ -43,4 +44,31 @@ func (t *routes) match(path string) (r *route, scriptName, pathInfo string) {
 		}
 	}
 	return nil, "", ""
+}
+
+// webSocketRefusal is the answer to a WebSocket upgrade. A plugin cannot
+// take over its connection: the gateway ABI carries one request and one
+// response, a 101 cannot cross it, and the SDK's ResponseWriter is no
+// http.Hijacker. A guest's WebSocket library answered such a request with
+// a bare "501 Not Implemented" (coder/websocket) or a 500, the reason in
+// the log only; the client should be told why.
+const webSocketRefusal = "501 Not Implemented: wasmhost does not support WebSockets yet: a plugin " +
+	"cannot take over its connection (one request, one response). Serve WebSockets from another " +
+	"server behind the same proxy, or use server-sent events or polling."
+
+// isWebSocketUpgrade reports a request asking to switch to the WebSocket
+// protocol (RFC 6455: Upgrade: websocket, with Connection: upgrade).
+func isWebSocketUpgrade(r *http.Request) bool {
+	up := r.Header["Upgrade"]
+	if len(up) == 0 {
+		return false
+	}
+	for _, v := range up {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }

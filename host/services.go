@@ -23,9 +23,12 @@ import (
 
 // storeKey identifies a store by its declaration: a reload that changes a
 // kv block opens a new store; one that does not keeps the open one.
-type storeKey struct{ name, backend, path, url string }
+type storeKey struct {
+	name, backend, path, url string
+	timeout                  time.Duration
+}
 
-func keyOf(d config.KV) storeKey { return storeKey{d.Name, d.Backend, d.Path, d.URL} }
+func keyOf(d config.KV) storeKey { return storeKey{d.Name, d.Backend, d.Path, d.URL, d.Timeout} }
 
 // storeRegistry holds the stores by declaration. Each plugin's services
 // claim the declarations they are granted; when a reload leaves one with
@@ -105,7 +108,7 @@ func (r *storeRegistry) open(d config.KV) (kv.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key-value store %q: %w", d.Name, err)
 	}
-	e.store = &meteredStore{name: d.Name, Store: s, m: r.metrics}
+	e.store = &meteredStore{name: d.Name, Store: kv.WithTimeout(s, d.Timeout), m: r.metrics}
 	return e.store, nil
 }
 
@@ -217,7 +220,7 @@ func servicesKey(site *config.Site, pc config.Plugin) string {
 	for _, d := range site.KV {
 		for _, g := range pc.KV {
 			if g == d.Name {
-				k += fmt.Sprintf("%q ", keyOf(d))
+				k += fmt.Sprintf("%+v ", keyOf(d))
 			}
 		}
 	}
@@ -251,6 +254,13 @@ func (s *meteredStore) Get(ctx context.Context, key string) ([]byte, error) {
 	v, err := s.Store.Get(ctx, key)
 	s.observe("get", start, err)
 	return v, err
+}
+
+func (s *meteredStore) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	start := time.Now()
+	m, err := s.Store.GetMany(ctx, keys)
+	s.observe("get_many", start, err)
+	return m, err
 }
 
 func (s *meteredStore) Set(ctx context.Context, key string, value []byte) error {

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/kv"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -74,6 +77,33 @@ plugin "services" {
 			}), "/?value="+value)
 		})
 		store.Close()
+	}
+}
+
+// BenchmarkKVGetMany: a list page's reads, 100 keys of 100 bytes, with one
+// GetMany (one host call, one store round trip) and with 100 Gets.
+func BenchmarkKVGetMany(b *testing.B) {
+	var keys []string
+	for i := range 100 {
+		keys = append(keys, fmt.Sprintf("note:%03d", i))
+	}
+	list := strings.Join(keys, ",")
+	for _, backend := range []string{"sqlite", "redis"} {
+		s := startSiteLogging(b, benchStores(b)[backend]+`
+plugin "services" {
+  path = "{{services}}"
+  kv   = ["default"]
+}`, hclog.Warn)
+		for _, k := range keys {
+			w := httptest.NewRecorder()
+			s.srv.ServeHTTP(w, host.AsAccepted(httptest.NewRequest("GET", "/kv/set?key="+k+"&value="+fmt.Sprintf("%0100d", 7), nil)))
+			if w.Code != 200 {
+				b.Fatalf("set %s: %d %s", k, w.Code, w.Body)
+			}
+		}
+		for _, op := range []string{"getmany", "gets"} {
+			b.Run(backend+"/"+op, func(b *testing.B) { benchmarkHandler(b, s.srv, "/kv/"+op+"?keys="+list) })
+		}
 	}
 }
 

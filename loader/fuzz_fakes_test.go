@@ -304,6 +304,20 @@ func (st *fakeStore) Get(_ context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
+func (st *fakeStore) GetMany(_ context.Context, keys []string) (map[string][]byte, error) {
+	if len(keys) > abi.MaxKVGetManyKeys {
+		st.s.report("kv get_many passed %d keys", len(keys))
+	}
+	found := map[string][]byte{}
+	for _, k := range keys {
+		st.checkKey("get_many", k)
+		if v, ok := st.data[k]; ok {
+			found[k] = v
+		}
+	}
+	return found, nil
+}
+
 func (st *fakeStore) Set(_ context.Context, key string, value []byte) error {
 	st.checkKey("set", key)
 	st.checkValue("set", "value", value)

@@ -101,12 +101,14 @@ type testMemory interface {
 // 15 kv_cas, 16 http_request, 17 http_body_write, 18 http_body_close,
 // 19 http_response, 20 http_body_read, 21 http_close, 22 next_start,
 // 23 next_wait, 24 next_read, 25 next_body, 26 cookie_sign,
-// 27 cookie_verify, 28 xsrf_token). Argument i is parameter i.
+// 27 cookie_verify, 28 xsrf_token, 29 kv_get_many). Argument i is
+// parameter i.
 var pointerArgs = [...][]int{
 	0: {0}, 1: {0}, 2: {1}, 3: {0}, 4: nil, 5: {1}, 6: {0, 2},
 	7: {0}, 8: {0}, 9: {1, 3}, 10: {1, 3}, 11: {1}, 12: {1}, 13: {1, 3}, 14: {1, 4}, 15: {1, 3, 5},
 	16: {0}, 17: {1}, 18: nil, 19: {1}, 20: {1}, 21: nil,
 	22: {0}, 23: {0}, 24: {0}, 25: {0}, 26: {0, 2, 4}, 27: {0, 2, 4}, 28: {0},
+	29: {1, 3},
 }
 
 // fnNumber is the abicall number of an import.
@@ -308,6 +310,8 @@ func testHostFunctionsTrapBadPointers(t *testing.T, engine string) {
 		{"kv_exists far key", "", abi.ImportKVExists, [8]int32{1, far, 4}},
 		{"kv_keys far prefix", "", abi.ImportKVKeys, [8]int32{1, far, 4, 0, 0}},
 		{"kv_keys far buffer", "", abi.ImportKVKeys, [8]int32{1, 0, 0, far, 1 << 20}},
+		{"kv_get_many far keys", "", abi.ImportKVGetMany, [8]int32{1, far, 8, 0, 0}},
+		{"kv_get_many huge keys", "", abi.ImportKVGetMany, [8]int32{1, 0, 1 << 30, 0, 0}},
 		{"kv_increment far out", "n", abi.ImportKVIncrement, [8]int32{1, 0, 1, 1, far}},
 		{"kv_cas far old", "key", abi.ImportKVCompareAndSwap, [8]int32{1, 0, 3, far, 4, 0, 3, 0}},
 		{"kv_cas far new", "key", abi.ImportKVCompareAndSwap, [8]int32{1, 0, 3, 0, 3, far, 4, abi.KVOldAbsent}},

@@ -27,10 +27,17 @@ type guestOutput struct {
 	level   int32
 	partial []byte
 	dump    []byte // a panic being collected; nil when none
+	// kept is what the guest wrote while keep is set (its initialization),
+	// up to abi.MaxLogBytes: the reason an init failed, for its error.
+	kept []byte
+	keep bool
 }
 
 func (w *guestOutput) Write(p []byte) (int, error) {
 	n := len(p)
+	if w.keep {
+		w.kept = append(w.kept, p[:min(len(p), max(abi.MaxLogBytes-len(w.kept), 0))]...)
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/kv"
@@ -25,6 +26,7 @@ func init() {
 		hostFunction{abi.ImportKVKeys, blocking(kvKeys), []valueType{i32, i32, i32, i32, i32}, []valueType{i32}},
 		hostFunction{abi.ImportKVIncrement, blocking(kvIncrement), []valueType{i32, i32, i32, i64, i32}, []valueType{i32}},
 		hostFunction{abi.ImportKVCompareAndSwap, blocking(kvCompareAndSwap), []valueType{i32, i32, i32, i32, i32, i32, i32, i32}, []valueType{i32}},
+		hostFunction{abi.ImportKVGetMany, blocking(kvGetMany), []valueType{i32, i32, i32, i32, i32}, []valueType{i32}},
 	)
 }
 
@@ -59,25 +61,32 @@ func kvOpen(ctx context.Context, mem guestMemory, stack []uint64) {
 // false when the result is already set.
 func kvCall(ctx context.Context, mem guestMemory, fn string, stack []uint64) (inst *instance, st namedStore, key string, ok bool) {
 	key = string(limitedBytes(mem, fn, argU32(stack, 1), argU32(stack, 2), abi.MaxKVKeyBytes))
-	inst = instanceOf(ctx)
-	if inst == nil {
-		setResult(stack, abi.ErrState)
+	if inst, st, ok = kvHandle(ctx, fn, stack); !ok {
 		return nil, st, "", false
 	}
-	h := argI32(stack, 0)
-	if h < 1 || int(h) > len(inst.svc.stores) {
-		inst.fail(stack, abi.ErrHandle, "%s: %d is not a store handle", fn, h)
-		return nil, st, "", false
-	}
-	st = inst.svc.stores[h-1]
 	if fn != abi.ImportKVKeys {
 		if err := kv.CheckKey(key); err != nil {
 			inst.fail(stack, abi.ErrInvalid, "kv %q: %s", st.name, err)
 			return nil, st, "", false
 		}
 	}
-	inst.svc.held = nil
 	return inst, st, key, true
+}
+
+// kvHandle finds the instance and the store of a call's first argument.
+func kvHandle(ctx context.Context, fn string, stack []uint64) (inst *instance, st namedStore, ok bool) {
+	inst = instanceOf(ctx)
+	if inst == nil {
+		setResult(stack, abi.ErrState)
+		return nil, st, false
+	}
+	h := argI32(stack, 0)
+	if h < 1 || int(h) > len(inst.svc.stores) {
+		inst.fail(stack, abi.ErrHandle, "%s: %d is not a store handle", fn, h)
+		return nil, st, false
+	}
+	inst.svc.held = nil
+	return inst, inst.svc.stores[h-1], true
 }
 
 // kvError sets the result of a failed store call.
@@ -87,6 +96,10 @@ func (inst *instance) kvError(stack []uint64, st namedStore, err error) {
 		inst.fail(stack, abi.ErrNotFound, "kv %q: %s", st.name, err)
 	case errors.Is(err, kv.ErrNotInteger):
 		inst.fail(stack, abi.ErrInvalid, "kv %q: %s", st.name, err)
+	case errors.Is(err, kv.ErrTimeout):
+		inst.fail(stack, abi.ErrTimeout, "kv %q: %s", st.name, err)
+	case errors.Is(err, kv.ErrTooLarge):
+		inst.fail(stack, abi.ErrTooLarge, "kv %q: %s", st.name, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		inst.fail(stack, abi.ErrClosed, "kv %q: the request ended", st.name)
 	default:
@@ -202,4 +215,58 @@ func kvCompareAndSwap(ctx context.Context, mem guestMemory, stack []uint64) {
 	if swapped {
 		setResult(stack, 1)
 	}
+}
+
+// maxGetManyList bounds the encoded key list of one kv_get_many.
+const maxGetManyList = abi.MaxKVGetManyKeys * (4 + abi.MaxKVKeyBytes)
+
+func kvGetMany(ctx context.Context, mem guestMemory, stack []uint64) {
+	list := limitedBytes(mem, abi.ImportKVGetMany, argU32(stack, 1), argU32(stack, 2), maxGetManyList)
+	inst, st, ok := kvHandle(ctx, abi.ImportKVGetMany, stack)
+	if !ok {
+		return
+	}
+	keys, err := decodeKeyList(list)
+	if err != nil {
+		inst.fail(stack, abi.ErrInvalid, "kv %q: %s: %s", st.name, abi.ImportKVGetMany, err)
+		return
+	}
+	found, err := st.GetMany(ctx, keys)
+	if err != nil {
+		inst.kvError(stack, st, err)
+		return
+	}
+	var enc []byte
+	for _, k := range keys {
+		if v, ok := found[k]; ok {
+			enc = abi.AppendPair(enc, k, string(v))
+		}
+	}
+	inst.deliver(mem, abi.ImportKVGetMany, stack, argU32(stack, 3), argU32(stack, 4), enc)
+}
+
+// decodeKeyList decodes kv_get_many's keys, each checked, and drops
+// repeats (the result names each key once).
+func decodeKeyList(list []byte) ([]string, error) {
+	var keys []string
+	seen := map[string]bool{}
+	for len(list) > 0 {
+		k, rest, ok := abi.NextString(list)
+		if !ok {
+			return nil, errors.New("malformed key list")
+		}
+		list = rest
+		if len(keys) == abi.MaxKVGetManyKeys {
+			return nil, fmt.Errorf("more than %d keys", abi.MaxKVGetManyKeys)
+		}
+		key := string(k)
+		if err := kv.CheckKey(key); err != nil {
+			return nil, fmt.Errorf("key %d: %s", len(keys)+1, err)
+		}
+		if !seen[key] {
+			seen[key] = true
+			keys = append(keys, key)
+		}
+	}
+	return keys, nil
 }

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,12 +45,15 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	// The initializer runs under initCtx: a guest sleeping in init must
 	// wake when it ends, as during a request.
 	inst.ctx = initCtx
+	inst.stderr.keep = true
 	mod, err := p.compiled.instantiate(&callContext{Context: initCtx, inst: inst}, instanceOptions{
 		stdout: &inst.stdout, stderr: &inst.stderr, nanosleep: inst.sleep,
 		mappedMemory: p.cfg.MemoryLimit > 0,
 	})
 	inst.ctx = nil
 	inst.stderr.flush()
+	initOutput := inst.stderr.kept
+	inst.stderr.keep, inst.stderr.kept = false, nil
 	if err != nil {
 		if ctx.Err() != nil {
 			// The request this instance was made for ended first.
@@ -58,12 +62,26 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		if initCtx.Err() != nil {
 			return nil, fmt.Errorf("initialization did not finish within %s", p.cfg.InitTimeout)
 		}
-		return nil, &GuestError{Kind: "init", Message: err.Error()}
+		return nil, &GuestError{Kind: "init", Message: initFailure(initOutput, err)}
 	}
 	inst.mod = mod
 	inst.handle = mod.function(abi.ExportHandle)
 	inst.mem = mod.memory()
 	return inst, nil
+}
+
+// initFailure is the message of a failed initialization: what the guest
+// wrote to stderr first (a Go panic's "panic: template: page:5: ..." and
+// its goroutine trace, a log.Fatal's line), then the runtime's error. The
+// runtime's alone ("wasm error: unreachable" and a wasm stack) does not
+// say what went wrong; the guest's words used to reach only the log, not
+// the error page or /status.
+func initFailure(stderr []byte, err error) string {
+	out := strings.TrimSpace(string(stderr))
+	if out == "" {
+		return err.Error()
+	}
+	return out + "\n\n" + err.Error()
 }
 
 // sleep is the guest's clock sleep (time.Sleep reaches it through WASI

@@ -43,7 +43,10 @@
 //     http.StripPrefix (a plugin mounted at "/api" sees "/users" for
 //     "/api/users", and "" for "/api" itself). r.URL.RawQuery is
 //     QUERY_STRING; r.RequestURI is the original request-target, mount
-//     included.
+//     included. Under a mount, r.Header has X-Forwarded-Prefix: the mount,
+//     set by the host (a client's own is replaced), as a proxy that strips
+//     a prefix sends it; routers that honour it (gin) build their
+//     redirects with it. At "/" there is none.
 //   - r.Host is the Host header; r.RemoteAddr is "REMOTE_ADDR:REMOTE_PORT";
 //     r.TLS is non-nil when the client connected over HTTPS (after the
 //     server's xheaders handling), but only HandshakeComplete is set (and
@@ -56,6 +59,13 @@
 //   - Environ(r) returns the raw environ, wasmhost.* keys included.
 //
 // # The response
+//
+// A Location header that is an absolute path ("/notes/") gets the mount in
+// front ("/api/notes/"), because what a handler, http.Redirect or a
+// ServeMux builds from r.URL.Path lacks it. Left as written: a Location
+// that begins with the mount already ("/api", "/api/..."), an absolute or
+// scheme-relative URL, and a relative reference. To send a client
+// elsewhere on the site, outside the plugin's mount, give a full URL.
 //
 // The http.ResponseWriter behaves like net/http's: the first Write implies
 // WriteHeader(200), a missing Content-Type is sniffed from the first bytes

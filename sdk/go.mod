@@ -6,7 +6,7 @@ module github.com/wasmhost/wasmhost/sdk
 
 go 1.21
 
-require github.com/wasmhost/wasmhost/abi v1.2.0
+require github.com/wasmhost/wasmhost/abi v1.3.0
 
 // Inside the repository the SDK builds against the ABI next to it; a module
 // that requires the SDK ignores this line.

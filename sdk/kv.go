@@ -11,6 +11,13 @@ import (
 // errors.Is(err, sdk.ErrNotFound).
 var ErrNotFound = errors.New("wasmhost: key not found")
 
+// ErrTimeout is the error of a KV call that the store did not answer
+// within the timeout of its kv block in site.hcl (default 2s):
+// errors.Is(err, sdk.ErrTimeout). The request goes on, so the handler can
+// answer it, typically with 503. A write that timed out may still have
+// taken effect.
+var ErrTimeout = errors.New("wasmhost: key-value store timed out")
+
 // KV is a key-value store declared in site.hcl (kv "NAME" {}) and granted
 // to the plugin (plugin { kv = ["NAME"] }). The store lives on the host, so
 // every instance, every worker and (with the redis backend) every host
@@ -28,6 +35,7 @@ type KV struct {
 // kvBackend is the host's store in a plugin and a map natively.
 type kvBackend interface {
 	get(key string) ([]byte, error)
+	getMany(keys []string) (map[string][]byte, error)
 	set(key string, value []byte) error
 	del(key string) error
 	exists(key string) (bool, error)
@@ -69,6 +77,26 @@ func (s *KV) Get(key string) ([]byte, error) {
 		return nil, err
 	}
 	return s.b.get(key)
+}
+
+// GetMany returns the values of several keys in one call to the host (and
+// one round trip to the store: MGET on Redis, one query on SQLite). Keys
+// that are absent are left out of the map. At most 1,000 keys, whose
+// values found add up to at most 16 MiB; beyond either it returns an
+// error, and the caller splits the list.
+func (s *KV) GetMany(keys []string) (map[string][]byte, error) {
+	if len(keys) > abi.MaxKVGetManyKeys {
+		return nil, fmt.Errorf("kv %q: GetMany of %d keys; the limit is %d", s.name, len(keys), abi.MaxKVGetManyKeys)
+	}
+	for _, k := range keys {
+		if err := s.checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	if len(keys) == 0 {
+		return map[string][]byte{}, nil
+	}
+	return s.b.getMany(keys)
 }
 
 // Set stores value under key.

@@ -49,6 +49,18 @@ func (s *memKV) get(key string) ([]byte, error) {
 	return append([]byte{}, v...), nil
 }
 
+func (s *memKV) getMany(keys []string) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := map[string][]byte{}
+	for _, k := range keys {
+		if v, ok := s.m[k]; ok {
+			found[k] = append([]byte{}, v...)
+		}
+	}
+	return found, nil
+}
+
 func (s *memKV) set(key string, value []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,6 +32,30 @@ func (h hostKV) get(key string) ([]byte, error) {
 	return sized(buf, n), nil
 }
 
+func (h hostKV) getMany(keys []string) (map[string][]byte, error) {
+	var list []byte
+	for _, k := range keys {
+		list = abi.AppendString(list, k)
+	}
+	buf := make([]byte, 4096)
+	n := hostKVGetMany(int32(h), ptr(list), int32(len(list)), ptr(buf), int32(len(buf)))
+	if n < 0 {
+		return nil, serviceError(n)
+	}
+	enc := sized(buf, n)
+	found := make(map[string][]byte, len(keys))
+	for len(enc) > 0 {
+		k, v, rest, ok := abi.NextPair(enc)
+		if !ok {
+			break
+		}
+		// enc is this call's own buffer: the values may share it.
+		found[string(k)] = v[:len(v):len(v)]
+		enc = rest
+	}
+	return found, nil
+}
+
 func (h hostKV) set(key string, value []byte) error {
 	if r := hostKVSet(int32(h), strPtr(key), int32(len(key)), ptr(value), int32(len(value))); r < 0 {
 		return serviceError(r)

@@ -36,8 +36,9 @@ type responseWriter struct {
 	noBody        bool  // status forbids a body (204, 304)
 	contentLength int64 // declared by the handler, or -1
 	written       int64
-	err           error // sticky: no more output will reach the client
-	done          bool  // the handler has returned
+	err           error  // sticky: no more output will reach the client
+	done          bool   // the handler has returned
+	mount         string // SCRIPT_NAME: what a Location gets in front (see mountedLocation)
 }
 
 // respHeader is the response header map, cleared and reused from request
@@ -88,9 +89,37 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.hdr = w.hdr[:0]
 	for k, vs := range w.header {
 		for _, v := range vs {
+			if k == "Location" && w.mount != "" {
+				v = mountedLocation(w.mount, v)
+			}
 			w.hdr = abi.AppendPair(w.hdr, k, v)
 		}
 	}
+}
+
+// mountedLocation puts the plugin's mount in front of a Location that is
+// an absolute path within the plugin. A handler sees r.URL.Path without
+// the mount (as after http.StripPrefix), so what it builds from it, and
+// what http.Redirect, http.ServeMux ("/dir" to "/dir/") and routers make
+// of it, lacks the mount: under mount "/api" a redirect to "/notes/" would
+// leave the plugin. Left alone, so that a handler can always say exactly
+// where to go:
+//   - an absolute URL ("https://example.com/x") or a scheme-relative one
+//     ("//example.com/x"; "/\" too, which browsers read the same way);
+//   - a relative reference ("notes/", "?page=2"), which the browser
+//     resolves against the URL it asked for, mount included;
+//   - a path that already begins with the mount ("/api", "/api/notes/",
+//     "/api?x"): the router knew the mount (gin from X-Forwarded-Prefix),
+//     or the handler wrote it. So a redirect elsewhere on the site from
+//     a plugin mounted at "/api" is written as a full URL.
+func mountedLocation(mount, loc string) string {
+	if loc == "" || loc[0] != '/' || len(loc) > 1 && (loc[1] == '/' || loc[1] == '\\') {
+		return loc
+	}
+	if rest, ok := strings.CutPrefix(loc, mount); ok && (rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#') {
+		return loc
+	}
+	return mount + loc
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {

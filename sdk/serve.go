@@ -213,6 +213,8 @@ func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Reques
 			method = value
 		case abi.KeyPathInfo:
 			pathInfo = value
+		case abi.KeyScriptName:
+			st.w.mount = value
 		case abi.KeyQueryString:
 			query = value
 		case abi.KeyRequestURI:

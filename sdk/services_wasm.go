@@ -39,6 +39,9 @@ func hostKVIncrement(h int32, key unsafe.Pointer, keyLen int32, delta int64, out
 //go:wasmimport wasmhost kv_cas
 func hostKVCAS(h int32, key unsafe.Pointer, keyLen int32, old unsafe.Pointer, oldLen int32, new unsafe.Pointer, newLen int32, flags int32) int32
 
+//go:wasmimport wasmhost kv_get_many
+func hostKVGetMany(h int32, keys unsafe.Pointer, keysLen int32, buf unsafe.Pointer, bufLen int32) int32
+
 //go:wasmimport wasmhost http_request
 func hostHTTPRequest(head unsafe.Pointer, headLen int32, flags int32) int32
 
@@ -84,8 +87,11 @@ func serviceError(code int32) error {
 	if msg == "" {
 		msg = "wasmhost: " + abi.ErrnoString(code)
 	}
-	if code == abi.ErrNotFound {
+	switch code {
+	case abi.ErrNotFound:
 		return fmt.Errorf("%w (%s)", ErrNotFound, msg)
+	case abi.ErrTimeout:
+		return fmt.Errorf("%w (%s)", ErrTimeout, msg)
 	}
 	return errors.New(msg)
 }

@@ -89,7 +89,7 @@ func TestBuildDefaultOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	gomod := "module example.com/greeter\n\ngo 1.21\n\n" +
-		"require (\n\tgithub.com/wasmhost/wasmhost/sdk v1.2.0\n\tgithub.com/wasmhost/wasmhost/abi v1.2.0\n)\n\n" +
+		"require (\n\tgithub.com/wasmhost/wasmhost/sdk v1.3.0\n\tgithub.com/wasmhost/wasmhost/abi v1.3.0\n)\n\n" +
 		"replace github.com/wasmhost/wasmhost/sdk => " + filepath.Join(repo, "sdk") + "\n" +
 		"replace github.com/wasmhost/wasmhost/abi => " + filepath.Join(repo, "abi") + "\n"
 	writeFile(t, filepath.Join(dir, "go.mod"), gomod)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -17,10 +18,11 @@ const (
 // KV is a kv "NAME" {} block: a store that plugins may be granted.
 type KV struct {
 	Name    string
-	Backend string    // BackendSQLite or BackendRedis
-	Path    string    // sqlite: absolute; default "<name>.kv" next to site.hcl
-	URL     string    // redis: redis:// or rediss:// URL (may hold a password)
-	Range   hcl.Range // the block's DefRange
+	Backend string        // BackendSQLite or BackendRedis
+	Path    string        // sqlite: absolute; default "<name>.kv" next to site.hcl
+	URL     string        // redis: redis:// or rediss:// URL (may hold a password)
+	Timeout time.Duration // bound of each operation; DefaultKVTimeout when unset
+	Range   hcl.Range     // the block's DefRange
 }
 
 // Outbound is the outbound {} block: settings of every plugin's outbound HTTP.
@@ -28,14 +30,21 @@ type Outbound struct {
 	CAFile string // absolute; extra certificate authorities, "" for the system's only
 }
 
+// DefaultKVTimeout bounds each operation of a store whose block sets no
+// timeout. It is well below a plugin's default request timeout (10s), so a
+// stalled backend leaves the guest the time to answer 503 itself, and far
+// above what an operation takes on a healthy one (tens of microseconds on
+// loopback, milliseconds across a network).
+const DefaultKVTimeout = 2 * time.Second
+
 var kvSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "path"}, {Name: "url"}},
+	Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "path"}, {Name: "url"}, {Name: "timeout"}},
 }
 
 func (d *decoder) decodeStores(blocks []*hcl.Block) {
 	seen := map[string]hcl.Range{}
 	for _, b := range blocks {
-		s := KV{Name: b.Labels[0], Backend: BackendSQLite, Range: b.DefRange}
+		s := KV{Name: b.Labels[0], Backend: BackendSQLite, Timeout: DefaultKVTimeout, Range: b.DefRange}
 		what := "kv " + quote(s.Name)
 		if err := checkPluginName(s.Name); err != nil {
 			d.errorf(b.LabelRanges[0], "Invalid store name", "%s: %s.", what, strings.Replace(err.Error(), "plugin", "store", 1))
@@ -55,6 +64,14 @@ func (d *decoder) decodeStores(blocks []*hcl.Block) {
 					d.errorf(a.Expr.Range(), "Unknown key-value backend", "%s backend is %q; it must be \"sqlite\" or \"redis\".", what, v)
 				}
 				s.Backend = v
+			}
+		}
+		if a := attrs["timeout"]; a != nil {
+			if v, ok := d.duration(a.Expr, what+" timeout"); ok {
+				if v <= 0 {
+					d.errorf(a.Expr.Range(), "Invalid duration", "%s timeout must be above 0s: every operation needs a bound.", what)
+				}
+				s.Timeout = v
 			}
 		}
 		switch s.Backend {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvFunction(t *testing.T) {
@@ -45,7 +46,10 @@ kv "shared" {
   backend = "redis"
   url     = "redis://127.0.0.1:6379/0"
 }
-kv "other" { path = "data/o.db" }
+kv "other" {
+  path    = "data/o.db"
+  timeout = "250ms"
+}
 outbound { ca_file = "ca.pem" }
 plugin "a" {
   path          = "a.wasm"
@@ -66,8 +70,11 @@ plugin "a" {
 	if s := site.KV[1]; s.Backend != "redis" || s.URL != "redis://127.0.0.1:6379/0" {
 		t.Errorf("redis store = %+v", s)
 	}
-	if s := site.KV[2]; s.Path != filepath.FromSlash("/srv/data/o.db") {
-		t.Errorf("path = %q", s.Path)
+	if s := site.KV[2]; s.Path != filepath.FromSlash("/srv/data/o.db") || s.Timeout != 250*time.Millisecond {
+		t.Errorf("path = %q, timeout %s", s.Path, s.Timeout)
+	}
+	if s := site.KV[0]; s.Timeout != DefaultKVTimeout {
+		t.Errorf("default timeout = %s, want %s", s.Timeout, DefaultKVTimeout)
 	}
 	if site.Outbound == nil || site.Outbound.CAFile != "/srv/ca.pem" {
 		t.Errorf("outbound = %+v", site.Outbound)
@@ -87,6 +94,8 @@ func TestKVErrors(t *testing.T) {
 		{"bad backend", "kv \"a\" {\n  backend = \"mongo\"\n}\n", `site.hcl:2,13-20: Unknown key-value backend`},
 		{"redis without url", "kv \"a\" { backend = \"redis\" }\n", `site.hcl:1,1-7: Missing required argument`},
 		{"redis bad url", "kv \"a\" {\n  backend = \"redis\"\n  url = \"http://x\"\n}\n", `site.hcl:3,9-19: Invalid redis url`},
+		{"timeout not a duration", "kv \"a\" {\n  timeout = 2\n}\n", `site.hcl:2,13-14:`},
+		{"zero timeout", "kv \"a\" {\n  timeout = \"0s\"\n}\n", `site.hcl:2,13-17: Invalid duration`},
 		{"duplicate store", "kv \"a\" {}\nkv \"a\" {}\n", `site.hcl:2,1-7: Duplicate kv block`},
 		{"malformed allowed host", "plugin \"p\" {\n  path = \"p.wasm\"\n  allowed_hosts = [\"https://ok.org\", \"api.example.com\"]\n}\n", `site.hcl:3,38-55: Invalid allowed_hosts entry`},
 		{"allowed host with path", "plugin \"p\" {\n  path = \"p.wasm\"\n  allowed_hosts = [\"https://x.org/v1\"]\n}\n", `site.hcl:3,20-38: Invalid allowed_hosts entry`},

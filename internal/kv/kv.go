@@ -32,12 +32,25 @@ const (
 	// MaxKeysResult bounds what Keys returns, so a store with millions of
 	// keys cannot make one call hold them all.
 	MaxKeysResult = abi.MaxKVKeys
+	// MaxGetManyKeys and MaxGetManyBytes bound one GetMany: the keys it
+	// asks for, and the values it returns together.
+	MaxGetManyKeys  = abi.MaxKVGetManyKeys
+	MaxGetManyBytes = abi.MaxKVGetManyBytes
 )
+
+// ErrTooLarge is returned by GetMany when the values found add up to more
+// than MaxGetManyBytes.
+var ErrTooLarge = errors.New("result too large")
 
 // Store is one key-value store. Implementations are safe for concurrent use.
 type Store interface {
 	// Get returns the value of key, or ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetMany returns the values of the keys that are present, in one
+	// round trip to the backend; absent keys are left out of the map. At
+	// most MaxGetManyKeys keys, and ErrTooLarge when the values found add
+	// up to more than MaxGetManyBytes.
+	GetMany(ctx context.Context, keys []string) (map[string][]byte, error)
 	// Set stores value under key.
 	Set(ctx context.Context, key string, value []byte) error
 	// Delete removes key; deleting an absent key is not an error.
@@ -75,6 +88,21 @@ func CheckKey(key string) error {
 func CheckValue(v []byte) error {
 	if len(v) > MaxValueBytes {
 		return fmt.Errorf("value of %d bytes is larger than the limit of %d", len(v), MaxValueBytes)
+	}
+	return nil
+}
+
+// checkGetMany bounds a GetMany's request and, with total, its result.
+func checkGetMany(keys []string) error {
+	if len(keys) > MaxGetManyKeys {
+		return fmt.Errorf("GetMany of %d keys; the limit is %d", len(keys), MaxGetManyKeys)
+	}
+	return nil
+}
+
+func checkGetManyTotal(total int) error {
+	if total > MaxGetManyBytes {
+		return fmt.Errorf("%w: the values found add up to more than %d bytes", ErrTooLarge, MaxGetManyBytes)
 	}
 	return nil
 }

@@ -212,3 +212,41 @@ func TestCheckKeyValue(t *testing.T) {
 		t.Errorf("bad redis url: %v (must fail without showing the password)", err)
 	}
 }
+
+func TestGetMany(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open()
+			s.Set(ctx, "a", []byte("1"))
+			s.Set(ctx, "b", []byte{})
+			got, err := s.GetMany(ctx, []string{"a", "missing", "b"})
+			if err != nil || len(got) != 2 || string(got["a"]) != "1" || got["b"] == nil || len(got["b"]) != 0 {
+				t.Fatalf("GetMany = %q, %v", got, err)
+			}
+			if got, err := s.GetMany(ctx, nil); err != nil || len(got) != 0 {
+				t.Fatalf("GetMany(nil) = %q, %v", got, err)
+			}
+			// The values found are bounded together, before the host holds
+			// them: 17 values of 1 MiB pass 16 MiB.
+			big := make([]byte, kv.MaxValueBytes)
+			var keys []string
+			for i := range 17 {
+				k := fmt.Sprintf("big%d", i)
+				if err := s.Set(ctx, k, big); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			if _, err := s.GetMany(ctx, keys); !errors.Is(err, kv.ErrTooLarge) {
+				t.Errorf("GetMany of 17 MiB: %v, want ErrTooLarge", err)
+			}
+			if got, err := s.GetMany(ctx, keys[:16]); err != nil || len(got) != 16 {
+				t.Errorf("GetMany of 16 MiB: %d values, %v", len(got), err)
+			}
+			if _, err := s.GetMany(ctx, make([]string, kv.MaxGetManyKeys+1)); err == nil || !strings.Contains(err.Error(), "limit") {
+				t.Errorf("GetMany of too many keys: %v", err)
+			}
+		})
+	}
+}

@@ -218,3 +218,53 @@ func (s *sqliteStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *sqliteStore) Close() error { return s.db.Close() }
+
+func (s *sqliteStore) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	if err := checkGetMany(keys); err != nil {
+		return nil, err
+	}
+	found := map[string][]byte{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	// One statement, so one snapshot: the values are from one moment.
+	query := `SELECT k, v FROM kv WHERE k IN (?` + strings.Repeat(`,?`, len(keys)-1) + `)`
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	err := retryBusy(ctx, func() error {
+		clear(found)
+		return s.scanPairs(ctx, found, query, args)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// scanPairs adds the rows of a key/value query to m, bounded in total.
+func (s *sqliteStore) scanPairs(ctx context.Context, m map[string][]byte, query string, args []any) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	total := 0
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		total += len(v)
+		if err := checkGetManyTotal(total); err != nil {
+			return err
+		}
+		m[k] = v
+	}
+	return rows.Err()
+}

@@ -48,6 +48,14 @@ func PythonRequests(t testing.TB) string {
 // for the rest of the test, and returns its redis:// URL.
 func Redis(t testing.TB) string {
 	t.Helper()
+	url, _ := RedisProcess(t)
+	return url
+}
+
+// RedisProcess is Redis, with the server's process, for tests that stop
+// it (SIGSTOP) to see what a hung server costs.
+func RedisProcess(t testing.TB) (string, *os.Process) {
+	t.Helper()
 	bin := Need(t, "redis-server")
 	port := FreePort(t)
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
@@ -73,7 +81,7 @@ func Redis(t testing.TB) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "redis://" + addr + "/0"
+	return "redis://" + addr + "/0", cmd.Process
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

@@ -103,6 +103,9 @@ func cookieVerify(a, b, c, d, e, f int32) int32
 //go:wasmimport wasmhost xsrf_token
 func xsrfToken(a, b int32) int32
 
+//go:wasmimport wasmhost kv_get_many
+func kvGetMany(a, b, c, d, e int32) int32
+
 //go:wasmexport abicall
 func abicall(fn, a, b, c, d, e, f, g, h int32) int32 {
 	switch fn {
@@ -165,6 +168,8 @@ func abicall(fn, a, b, c, d, e, f, g, h int32) int32 {
 		return cookieVerify(a, b, c, d, e, f)
 	case 28:
 		return xsrfToken(a, b)
+	case 29:
+		return kvGetMany(a, b, c, d, e)
 	}
 	return -100
 }

@@ -1,6 +1,7 @@
 // Command services drives the guest services for the host's tests: the
 // key-value calls under /kv/ and outbound HTTP under /fetch and /upload.
-// Failures answer 500 (key-value) or 502 (outbound) with the error's text.
+// Failures answer 500 (key-value; 503 when the store timed out) or 502
+// (outbound) with the error's text.
 package main
 
 import (
@@ -99,10 +100,42 @@ func serveKV(w http.ResponseWriter, op string, q map[string][]string) {
 		var ok bool
 		ok, err = store.CompareAndSwap(key, old, []byte(get("new")))
 		out = strconv.FormatBool(ok)
+	case "getmany":
+		// keys=a,b,c: the values found, as k=v lines in the order asked.
+		keys := strings.Split(get("keys"), ",")
+		var found map[string][]byte
+		found, err = store.GetMany(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			if v, ok := found[k]; ok {
+				b.WriteString(k + "=" + string(v) + "\n")
+			}
+		}
+		out = b.String()
+	case "gets":
+		// What getmany saves: one Get per key, absent keys skipped.
+		var b strings.Builder
+		for _, k := range strings.Split(get("keys"), ",") {
+			var v []byte
+			if v, err = store.Get(k); err == nil {
+				b.WriteString(k + "=" + string(v) + "\n")
+			} else if errors.Is(err, sdk.ErrNotFound) {
+				err = nil
+			} else {
+				break
+			}
+		}
+		out = b.String()
 	case "open":
 		out = "ok"
 	default:
 		http.NotFound(w, nil)
+		return
+	}
+	if errors.Is(err, sdk.ErrTimeout) {
+		// What a plugin does with a store that stopped answering: say so
+		// at once, instead of holding the client to the request's deadline.
+		http.Error(w, "store unavailable: "+err.Error(), 503)
 		return
 	}
 	if err != nil {
