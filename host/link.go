@@ -81,14 +81,7 @@ func (lx *linkExchange) NextStart(desc []byte, flags uint32) int32 {
 	if !ok {
 		return abi.ErrInvalid
 	}
-	ctx, cancel := context.WithCancel(lx.ctx)
-	d := &downstream{
-		ctx: ctx, cancel: cancel,
-		events: make(chan chainEvent),
-		acks:   make(chan int32),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
+	d := newDownstream(lx.ctx)
 	switch {
 	case flags&abi.NextHasBody == 0:
 	case flags&abi.NextOwnBody != 0:
@@ -267,6 +260,17 @@ type downstream struct {
 	pending  bool // cur awaits an answer
 	off      int  // how much of cur.data NextRead has given
 	finished bool
+}
+
+func newDownstream(parent context.Context) *downstream {
+	ctx, cancel := context.WithCancel(parent)
+	return &downstream{
+		ctx: ctx, cancel: cancel,
+		events: make(chan chainEvent),
+		acks:   make(chan int32),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
 }
 
 // run serves the rest of the chain and reports how it ended.
