@@ -113,3 +113,33 @@ func TestRunNextReturnsWhenTheRequestEnds(t *testing.T) {
 		t.Errorf("relayed %q before the end", rec.Body.String())
 	}
 }
+
+// A head cut short (the host took it back when the request ended) is the
+// end of the request, not a malformed answer.
+func TestRunNextReturnsOnAHeadCutShort(t *testing.T) {
+	f := &shortChain{fakeChain{events: []fakeEvent{{kind: abi.EventHead, data: head("200", "X-A", "b")}}}}
+	ec := &environContext{Context: context.Background()}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Fatalf("next panicked with %v on a head cut short", v)
+			}
+		}()
+		runNext(f, httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), ec)
+	}()
+	if ec.Err() != context.Canceled {
+		t.Errorf("after a head cut short: %v, want Canceled", ec.Err())
+	}
+}
+
+// shortChain gives the first few bytes of each payload, then nothing.
+type shortChain struct{ fakeChain }
+
+func (f *shortChain) nextRead(buf []byte) int32 {
+	if len(f.payload) > 3 {
+		f.payload = f.payload[:3]
+	}
+	n := f.fakeChain.nextRead(buf)
+	f.payload = nil
+	return n
+}

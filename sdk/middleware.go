@@ -125,7 +125,14 @@ func runNext(ch chainHost, w http.ResponseWriter, r *http.Request, ec *environCo
 			}
 			supplyBody(ch, r.Body, buf[:n])
 		case abi.EventHead:
-			status, header, ok := decodeHead(readPayload(ch, size))
+			p := readPayload(ch, size)
+			if len(p) < int(size) {
+				// next_read stopped short: the request ended while the
+				// head was being read, and the host took it back.
+				ec.cancelRequest()
+				return
+			}
+			status, header, ok := decodeHead(p)
 			if !ok {
 				panic("sdk: malformed response head from the host")
 			}
