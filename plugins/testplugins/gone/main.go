@@ -1,5 +1,6 @@
 // Command gone is a handler whose client goes away, for the host's
-// disconnect tests. It records what it saw in the folder granted as /rec,
+// disconnect tests, or with a NAME env entry a middleware (see
+// middleware.go). It records what it saw in the folder granted as /rec,
 // in the file named by ?id= (nothing is recorded without one):
 //
 //   - ?mode=stream (the default) writes and flushes a line every ?ms=
@@ -27,6 +28,10 @@ import (
 var spins uint64
 
 func init() {
+	if name := os.Getenv("NAME"); name != "" {
+		sdk.HandleMiddleware(middleware(name))
+		return
+	}
 	sdk.Handle(http.HandlerFunc(serve))
 }
 
