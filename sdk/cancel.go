@@ -48,8 +48,8 @@ func (c *environContext) Err() error {
 
 // AfterFunc is the context package's hook for the contexts derived from
 // this one (context.WithCancel(r.Context()) and the like): they end with
-// it without a goroutine waiting on Done, which a TinyGo plugin without a
-// scheduler could not start.
+// it, before its Done closes, and without a goroutine of the context
+// package's waiting on Done for each of them.
 func (c *environContext) AfterFunc(f func()) (stop func() bool) {
 	rc := &c.cancel
 	rc.mu.Lock()
