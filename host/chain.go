@@ -151,8 +151,8 @@ func (l *pluginLink) serve(ctx context.Context, call *chainCall, i int, req *lin
 	}
 	var err error
 	for attempt := 0; ; attempt++ {
-		lv := l.mp.current.Load()
-		if msg, down := l.mp.unavailable(); down {
+		lv, msg, down := l.mp.serving()
+		if down {
 			// Under debug, a middleware that does not load yet fails the
 			// requests through it, saying why.
 			return &loader.GuestError{Kind: "load", Message: msg}

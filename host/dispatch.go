@@ -67,7 +67,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The deadline counts from the request's arrival at the handler.
 	ctx := reqctx.WithDeadline(r.Context(), start.Add(mp.cfg.Timeout))
 	defer ctx.Cancel()
-	ex.ctx = ctx
+	ex.ctx, ex.cancel = ctx, ctx
 	// The plugin's timeout bounds everything the request does, not only
 	// guest code: a client that stops reading the response makes the write
 	// that the guest waits on fail at the deadline.
@@ -207,16 +207,21 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 
 	status := statusFor(err, ex)
 	s.logFailure(mp, ex, err)
+	if errors.Is(err, loader.ErrCanceled) {
+		// nginx's "client closed request". An answer already under way is
+		// cut off like any other failed one, for whatever may still read.
+		s.logAccess(r, c, 499, ex.bytesSent(), start, name)
+		if ex.committed {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
 	if ex.committed {
 		// The status line is out: the only honest signal left is a broken
 		// response (no terminating chunk, or an HTTP/2 stream reset), never a
 		// truncated body that looks complete.
 		s.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
 		panic(http.ErrAbortHandler)
-	}
-	if errors.Is(err, loader.ErrCanceled) {
-		s.logAccess(r, c, 499, 0, start, name) // nginx's "client closed request"
-		return
 	}
 	if ex.traceback {
 		s.tracebackPage(w, r, c, status, err, ex.guestLog, start, name)

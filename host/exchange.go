@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,6 +38,7 @@ type exchange struct {
 	w      http.ResponseWriter
 	r      *http.Request
 	ctx    context.Context          // the request's deadline and cancellation
+	cancel interface{ Cancel() }    // ends ctx (a *reqctx.Context), for a client seen gone
 	body   *spool                   // the request body read ahead, nil without one
 	rc     *http.ResponseController // &rcv
 	rcv    http.ResponseController
@@ -81,6 +83,7 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c c
 func (ex *exchange) release() {
 	ex.srv, ex.client, ex.cl = nil, nil, client{}
 	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc, ex.rcv = nil, nil, nil, nil, nil, nil, http.ResponseController{}
+	ex.cancel = nil
 	if cap(ex.env) > 64<<10 {
 		ex.env = nil
 	}
@@ -108,10 +111,24 @@ func (ex *exchange) ReadBody(p []byte) int32 {
 	case errors.As(err, &tooBig):
 		ex.tooLarge = true
 		return abi.ErrBodyTooLarge
-	case ex.ctx.Err() != nil || ex.r.Context().Err() != nil:
+	case ex.ended():
+		return abi.ErrClosed
+	case clientLeft(err):
+		// The connection broke in the middle of the body. net/http does
+		// not cancel the request for it (it watches the connection only
+		// once the body has been read), so the host does: the request is
+		// then a cancellation like any other, and the guest's writes fail.
+		ex.endNow()
 		return abi.ErrClosed
 	}
 	return abi.ErrIO
+}
+
+// clientLeft reports whether a request body read failed because the
+// connection closed or broke, rather than for a malformed body.
+func clientLeft(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
@@ -133,7 +150,7 @@ func (ex *exchange) WriteBody(p []byte) int32 {
 	switch {
 	case !ex.started:
 		return abi.ErrState
-	case ex.gone:
+	case ex.gone || ex.ended():
 		return abi.ErrClosed
 	case !bodyAllowed(ex.status):
 		return 0 // net/http would refuse it; drop it as it does for HEAD
@@ -155,7 +172,7 @@ func (ex *exchange) Flush() int32 {
 	if !ex.started {
 		return abi.ErrState
 	}
-	if ex.gone || !ex.commit() {
+	if ex.gone || ex.ended() || !ex.commit() {
 		return abi.ErrClosed
 	}
 	ex.flushed = true
@@ -170,6 +187,34 @@ func (ex *exchange) Flush() int32 {
 		return abi.ErrClosed
 	}
 	return 0
+}
+
+// ended reports whether the request is over for the guest: the client went
+// away (net/http cancels the request's context when it sees the connection
+// close) or the deadline passed. Writes then fail at once with ErrClosed,
+// even those the host would only have buffered: that failure is how a
+// guest learns that nobody reads it, and has its grace to return
+// (loader.CancelGrace).
+//
+// The request's context learns of a client gone from a goroutine that
+// net/http's cancellation starts, a moment later; what the host has seen
+// it makes known at once (endNow), so that every link of a chain, whose
+// contexts derive from this one, agrees that the request was cancelled
+// before any of them returns.
+func (ex *exchange) ended() bool {
+	if ex.ctx.Err() == nil {
+		return false
+	}
+	ex.endNow()
+	return true
+}
+
+// endNow ends the request's context, with the error it already reports
+// (the parent's cancellation, or the deadline) or else Canceled.
+func (ex *exchange) endNow() {
+	if ex.cancel != nil {
+		ex.cancel.Cancel()
+	}
 }
 
 func (ex *exchange) Log(level int32, msg []byte) {

@@ -54,14 +54,25 @@ func (s *Server) serveFailure(w http.ResponseWriter, r *http.Request, c *client,
 // does not compile (SetPluginFailure), or it has not loaded since a debug
 // start (its load error).
 func (mp *mountedPlugin) unavailable() (string, bool) {
+	_, msg, down := mp.serving()
+	return msg, down
+}
+
+// serving is the version to serve a request with, or why there is none.
+// The version and the verdict come from one load of current: checked
+// apart, a version that loads between the two would pass the check with
+// the unloaded one in hand, whose nil plugin a chain's downstream
+// goroutine, which net/http does not recover, would then call.
+func (mp *mountedPlugin) serving() (*loadedVersion, string, bool) {
+	lv := mp.current.Load()
 	if f := mp.failure.Load(); f != nil {
-		return *f, true
+		return lv, *f, true
 	}
-	if mp.current.Load().plugin == nil {
+	if lv.plugin == nil {
 		if e := mp.lastError.Load(); e != nil {
-			return *e, true
+			return lv, *e, true
 		}
-		return "the plugin has not loaded", true
+		return lv, "the plugin has not loaded", true
 	}
-	return "", false
+	return lv, "", false
 }

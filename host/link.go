@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
@@ -80,14 +81,7 @@ func (lx *linkExchange) NextStart(desc []byte, flags uint32) int32 {
 	if !ok {
 		return abi.ErrInvalid
 	}
-	ctx, cancel := context.WithCancel(lx.ctx)
-	d := &downstream{
-		ctx: ctx, cancel: cancel,
-		events: make(chan chainEvent),
-		acks:   make(chan int32, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
+	d := newDownstream(lx.ctx)
 	switch {
 	case flags&abi.NextHasBody == 0:
 	case flags&abi.NextOwnBody != 0:
@@ -158,23 +152,28 @@ func (lx *linkExchange) NextWait() (int32, uint32) {
 	if d.pending {
 		d.pending = false
 		if d.cur.kind == abi.EventBodyWanted {
-			d.acks <- abi.ErrIO // asked for a body and not given any
+			d.answer(abi.ErrIO) // asked for a body and not given any
 		} else {
-			d.acks <- 0
+			d.answer(0)
 		}
 	}
 	select {
 	case ev := <-d.events:
 		if ev.kind == eventFinal {
 			d.finished = true
-			if d.failed != nil {
-				return abi.ErrDownstream, 0
+			switch {
+			case d.failed == nil:
+				return abi.EventDone, 0
+			case isStop(d.failed):
+				// Cancelled or out of time, not broken: the request is
+				// over for the middleware too.
+				return abi.ErrClosed, 0
 			}
-			return abi.EventDone, 0
+			return abi.ErrDownstream, 0
 		}
 		d.cur, d.pending, d.off = ev, true, 0
-		return ev.kind, uint32(len(ev.data))
-	case <-lx.ctx.Done():
+		return ev.kind, uint32(ev.size)
+	case <-d.ctx.Done():
 		return abi.ErrClosed, 0
 	}
 }
@@ -184,7 +183,12 @@ func (lx *linkExchange) NextRead(p []byte) int32 {
 	if d == nil || !d.pending || (d.cur.kind != abi.EventHead && d.cur.kind != abi.EventBody) {
 		return 0
 	}
-	n := copy(p, d.cur.data[d.off:])
+	d.lent.mu.Lock()
+	defer d.lent.mu.Unlock()
+	if d.off >= len(d.lent.data) {
+		return 0 // all read, or taken back: the downstream's request ended
+	}
+	n := copy(p, d.lent.data[d.off:])
 	d.off += n
 	return int32(n)
 }
@@ -194,15 +198,18 @@ func (lx *linkExchange) NextBody(p []byte, errno int32) int32 {
 	if d == nil || !d.pending || d.cur.kind != abi.EventBodyWanted {
 		return abi.ErrState
 	}
-	if errno >= 0 && len(p) > len(d.cur.data) {
+	if errno >= 0 && len(p) > d.cur.size {
 		return abi.ErrInvalid
 	}
 	d.pending = false
 	if errno < 0 {
-		d.acks <- errno
+		d.answer(errno)
 		return 0
 	}
-	d.acks <- int32(copy(d.cur.data, p))
+	d.lent.mu.Lock()
+	n := copy(d.lent.data, p) // 0 when taken back: the answer is not awaited then
+	d.lent.mu.Unlock()
+	d.answer(int32(n))
 	return 0
 }
 
@@ -210,12 +217,30 @@ func (lx *linkExchange) NextBody(p []byte, errno int32) int32 {
 // downstream.failed is set. It needs no answer.
 const eventFinal = 0
 
-// chainEvent is one event from a downstream. data aliases the downstream
-// guest's memory (a body piece, or its buffer to fill for EventBodyWanted),
-// valid until the middleware answers: the downstream is blocked meanwhile.
+// chainEvent is one event from a downstream: its kind and the size of its
+// payload, which stays with the downstream (downstream.lent).
 type chainEvent struct {
 	kind int32
+	size int
+}
+
+// lentBytes is the payload of the event being handed over: a slice of the
+// downstream guest's memory (a body piece it wrote, or its buffer to fill
+// for EventBodyWanted), or of the host's (a head). The downstream lends it
+// for as long as its send waits and takes it back, under mu, before send
+// returns, whatever ends the wait; the middleware copies only under mu. So
+// no copy can touch that memory once the downstream's host call is over,
+// by which time its guest may have moved on to another request or been
+// closed: no slice of guest memory outlives the call that lent it.
+type lentBytes struct {
+	mu   sync.Mutex
 	data []byte
+}
+
+func (l *lentBytes) set(p []byte) {
+	l.mu.Lock()
+	l.data = p
+	l.mu.Unlock()
 }
 
 // downstream connects a middleware's guest (the NextWait side, on the
@@ -224,7 +249,8 @@ type downstream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan chainEvent
-	acks   chan int32    // one answer per event but the final one
+	acks   chan int32    // one answer per event but the final one; unbuffered, so an answer is never left over for the next event
+	lent   lentBytes     // the current event's payload
 	stop   chan struct{} // closed when the middleware's call is over
 	done   chan struct{} // closed when run has returned
 	failed error         // why the downstream failed; read after its final event or done
@@ -234,6 +260,17 @@ type downstream struct {
 	pending  bool // cur awaits an answer
 	off      int  // how much of cur.data NextRead has given
 	finished bool
+}
+
+func newDownstream(parent context.Context) *downstream {
+	ctx, cancel := context.WithCancel(parent)
+	return &downstream{
+		ctx: ctx, cancel: cancel,
+		events: make(chan chainEvent),
+		acks:   make(chan int32),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
 }
 
 // run serves the rest of the chain and reports how it ended.
@@ -278,10 +315,17 @@ func (d *downstream) stopAndWait() {
 	<-d.done
 }
 
-// send hands one event to the middleware and waits for its answer.
-func (d *downstream) send(ev chainEvent) int32 {
+// send hands one event to the middleware and waits for its answer. Once
+// the request has ended it hands nothing: a select would pick at random
+// between a waiting middleware and the end.
+func (d *downstream) send(kind int32, data []byte) int32 {
+	if d.ctx.Err() != nil {
+		return abi.ErrClosed
+	}
+	d.lent.set(data)
+	defer d.lent.set(nil)
 	select {
-	case d.events <- ev:
+	case d.events <- chainEvent{kind: kind, size: len(data)}:
 	case <-d.stop:
 		return abi.ErrClosed
 	case <-d.ctx.Done():
@@ -294,6 +338,15 @@ func (d *downstream) send(ev chainEvent) int32 {
 		return abi.ErrClosed
 	case <-d.ctx.Done():
 		return abi.ErrClosed
+	}
+}
+
+// answer tells the downstream's send that the middleware is done with the
+// event. When the request has ended that send no longer waits for it.
+func (d *downstream) answer(rc int32) {
+	select {
+	case d.acks <- rc:
+	case <-d.ctx.Done():
 	}
 }
 
@@ -319,7 +372,7 @@ func (es *eventSink) StartResponse(status int32, headers []byte) int32 {
 	head := make([]byte, 0, len(headers)+32)
 	head = abi.AppendPair(head, abi.NextStatus, strconv.Itoa(int(status)))
 	head = append(head, headers...)
-	if rc := es.d.send(chainEvent{kind: abi.EventHead, data: head}); rc < 0 {
+	if rc := es.d.send(abi.EventHead, head); rc < 0 {
 		return rc
 	}
 	return 0
@@ -335,14 +388,14 @@ func (es *eventSink) WriteBody(p []byte) int32 {
 		return abi.ErrLength
 	}
 	es.written += int64(len(p))
-	return es.d.send(chainEvent{kind: abi.EventBody, data: p})
+	return es.d.send(abi.EventBody, p)
 }
 
 func (es *eventSink) Flush() int32 {
 	if !es.started {
 		return abi.ErrState
 	}
-	return es.d.send(chainEvent{kind: abi.EventFlush})
+	return es.d.send(abi.EventFlush, nil)
 }
 
 // pumpBody is the body a middleware supplies to its downstream: each read
@@ -364,7 +417,7 @@ func (b *pumpBody) ReadBody(p []byte) int32 {
 	if len(p) > abi.MaxWriteBytes {
 		p = p[:abi.MaxWriteBytes]
 	}
-	rc := b.d.send(chainEvent{kind: abi.EventBodyWanted, data: p})
+	rc := b.d.send(abi.EventBodyWanted, p)
 	switch {
 	case rc > 0:
 		b.total += int64(rc)

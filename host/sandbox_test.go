@@ -343,8 +343,8 @@ plugin "writable" {
 }
 
 // TestClientDisconnectStopsTheGuest: a client that goes away while its
-// guest is busy (not writing, so no failed write tells it) cancels the
-// guest like a timeout does.
+// guest is busy (sleeping, so no failed write tells it) cancels the guest
+// like a timeout does, once its grace (loader.CancelGrace) is over.
 func TestClientDisconnectStopsTheGuest(t *testing.T) {
 	forEachEngine(t, testClientDisconnectStopsTheGuest)
 }

@@ -13,7 +13,8 @@ import (
 // that export calls.
 type callContext struct {
 	context.Context
-	inst *instance
+	inst  *instance
+	grace graceState // a request's call: how it ends (grace.go)
 }
 
 type instanceKey struct{}

@@ -41,6 +41,9 @@ type Config struct {
 	// InitTimeout bounds an instance's initialization (the guest's runtime
 	// start and package init functions); 0 means 10 seconds.
 	InitTimeout time.Duration
+	// CancelGrace is how long a guest may run on once its request is
+	// cancelled; 0 means the package's CancelGrace.
+	CancelGrace time.Duration
 	// Services are the key-value stores and outbound HTTP the plugin may
 	// use; nil for none.
 	Services Services
@@ -334,13 +337,18 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 		return p.countCtxError(err)
 	}
 	p.requests.Add(1)
-	inst.ex, inst.ctx = ex, ctx
+	// The guest runs under a context of its own that ends CancelGrace
+	// after a cancellation (grace.go): the host calls it makes see the
+	// request's end at once, and it has that long to return.
+	// A fresh callContext per call: wazero's interruption goroutine may
+	// still read the context after the call returns.
+	cc := newCallContext(ctx, inst, p.cfg.cancelGrace())
+	inst.ex, inst.ctx = ex, cc
 	stack := inst.stack[:]
 	stack[0] = uint64(len(ex.Environ()))
 	stack[1] = uint64(flags)
-	// A fresh callContext per call: wazero's interruption goroutine may
-	// still read the context after the call returns.
-	err = inst.handle.CallWithStack(&callContext{Context: ctx, inst: inst}, stack)
+	err = inst.handle.CallWithStack(cc, stack)
+	cc.release()
 	p.tenant.leave()
 	inst.stdout.flush()
 	inst.stderr.flush()
@@ -351,21 +359,39 @@ func (p *Plugin) Serve(ctx context.Context, ex Exchange, flags uint32) error {
 		if size > p.retireAt {
 			p.pool.retired.Add(1)
 			p.pool.discard(inst)
-			return nil
+		} else {
+			p.pool.release(inst)
 		}
-		p.pool.release(inst)
+		if canceled(ctx) {
+			// The guest saw the cancellation and returned within its
+			// grace: its instance is as good as any, and the request is
+			// a cancellation, not a failure of the guest.
+			p.canceled.Add(1)
+			return ErrCanceled
+		}
 		return nil
 	}
 	storeMax(&p.memHigh, uint64(inst.mem.Size()))
 	// Counted before the discard, which may be what drains a closed
 	// plugin: after Drained its counters are final.
-	err = p.classify(ctx, inst.mod, err)
+	err = p.classify(ctx, cc, inst.mod, err)
 	p.pool.discard(inst)
 	return err
 }
 
-func (p *Plugin) classify(ctx context.Context, mod guestModule, err error) error {
+// classify names how a guest call that did not return HandleOK ended;
+// ctx is the request's context, cc the call's.
+func (p *Plugin) classify(ctx context.Context, cc *callContext, mod guestModule, err error) error {
 	if err == nil {
+		if canceled(ctx) {
+			// A panic after the request was cancelled is most likely the
+			// handler's reaction to it (net/http's idiom is to panic with
+			// http.ErrAbortHandler when a write fails), so it counts as the
+			// cancellation; the instance is discarded all the same, since
+			// the host cannot tell that panic from any other.
+			p.canceled.Add(1)
+			return ErrCanceled
+		}
 		p.traps.Add(1) // a panic the SDK recovered is a trap to the operator
 		return &GuestError{Kind: "panic", Message: "the handler panicked (its message is in the plugin's log)"}
 	}
@@ -382,10 +408,12 @@ func (p *Plugin) classify(ctx context.Context, mod guestModule, err error) error
 		return &GuestError{Kind: "exit", Message: fmt.Sprintf(
 			"the guest exited with code %d (a Go guest exits with 2 after an unrecovered panic or a fatal error such as running out of memory; see the plugin's log)",
 			code)}
-	case ctx.Err() != nil:
+	case cc.Err() != nil:
 		// wazero closed the module under the call, or wazy interrupted it
-		// (its stopped call ends like a trap): the context says which.
-		return p.countCtxError(ctxError(ctx.Err()))
+		// (its stopped call ends like a trap): the call's context says
+		// which. A trap during the grace, with the call's context still
+		// live, is the guest's own.
+		return p.countCtxError(ctxError(cc.Err()))
 	}
 	p.traps.Add(1)
 	return &GuestError{Kind: "trap", Message: err.Error()}

@@ -81,8 +81,15 @@
 // Both bodies can be streamed at the same time, so a handler can echo a
 // large upload in constant memory.
 //
-// Once the client has gone away, Write and Flush return ErrClientGone:
-// stop producing output when they do.
+// Once the client has gone away, Write and Flush return ErrClientGone
+// (and r.Body.Read, once what arrived is read), and r.Context() is done,
+// with context.Canceled: stop producing output when they do, and return.
+// The plugin learns it from its next call into the host, so a handler
+// blocked in a loop without writing cannot; the host gives it one second
+// to return, its defers included, and stops it after that. A handler
+// that returns in time keeps its instance warm for the next request; so
+// does one that stops with panic(http.ErrAbortHandler) after
+// ErrClientGone. Store and outbound calls still work during that second.
 //
 // # The bare gateway
 //
@@ -107,7 +114,11 @@
 // of the chain in other instances of other plugins, with r as the
 // middleware changed it, and relays their answer through w as it comes:
 // WriteHeader, each Write, each Flush. Pass data downstream in request
-// headers of your own (X-User), set or deleted, never only added.
+// headers of your own (X-User), set or deleted, never only added. When the
+// client goes away, next.ServeHTTP returns (with r.Context() done and w's
+// writes failing with ErrClientGone), so the middleware's code after it
+// and its defers run; a downstream that failed after its answer began
+// makes next panic with http.ErrAbortHandler, which breaks the response.
 //
 // # Signed cookies and XSRF
 //

@@ -99,11 +99,11 @@ func (nextHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic("sdk: next.ServeHTTP called twice for one request")
 	}
 	nextCalled = ec
-	runNext(ch, w, r)
+	runNext(ch, w, r, ec)
 }
 
 // runNext starts the downstream and relays its events until it is done.
-func runNext(ch chainHost, w http.ResponseWriter, r *http.Request) {
+func runNext(ch chainHost, w http.ResponseWriter, r *http.Request, ec *environContext) {
 	req, flags := encodeNextRequest(r)
 	if rc := ch.nextStart(req, flags); rc < 0 {
 		logMessage(abi.LogError, "sdk: next_start: "+abi.ErrnoString(rc))
@@ -125,7 +125,14 @@ func runNext(ch chainHost, w http.ResponseWriter, r *http.Request) {
 			}
 			supplyBody(ch, r.Body, buf[:n])
 		case abi.EventHead:
-			status, header, ok := decodeHead(readPayload(ch, size))
+			p := readPayload(ch, size)
+			if len(p) < int(size) {
+				// next_read stopped short: the request ended while the
+				// head was being read, and the host took it back.
+				ec.cancelRequest()
+				return
+			}
+			status, header, ok := decodeHead(p)
 			if !ok {
 				panic("sdk: malformed response head from the host")
 			}
@@ -150,10 +157,19 @@ func runNext(ch chainHost, w http.ResponseWriter, r *http.Request) {
 			}
 		case abi.EventDone:
 			return
+		case abi.ErrClosed:
+			// The request ended (the client went away, or the deadline
+			// passed): next returns as a handler does when its client
+			// leaves, with r.Context() done and w's writes failing, so the
+			// middleware's own code and defers run. A panic here would be
+			// a failure to the host, and an instance thrown away for a
+			// client that merely left.
+			ec.cancelRequest()
+			return
 		default:
-			// The downstream failed after its answer began, or the request
-			// ended: nothing honest can follow, so end this handler the way
-			// net/http's servers understand.
+			// The downstream failed after its answer began: nothing honest
+			// can follow, so end this handler the way net/http's servers
+			// understand, with a broken response.
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,7 @@ func TestRunNextRelaysTheDownstream(t *testing.T) {
 	r.Body = io.NopCloser(strings.NewReader("hello body"))
 	r.ContentLength = -1
 	r.Header.Set("X-Via", "mw")
-	runNext(f, rec, r)
+	runNext(f, rec, r, &environContext{Context: context.Background()})
 
 	if rec.Code != 201 || rec.Body.Len() != 100000 || !rec.Flushed {
 		t.Errorf("relayed %d, %d bytes, flushed %v", rec.Code, rec.Body.Len(), rec.Flushed)
@@ -118,7 +119,7 @@ func TestRunNextAbortsWhenTheDownstreamFails(t *testing.T) {
 			t.Errorf("recovered %v, want http.ErrAbortHandler", v)
 		}
 	}()
-	runNext(f, httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	runNext(f, httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), &environContext{Context: context.Background()})
 }
 
 func TestMiddlewareNatively(t *testing.T) {

@@ -39,6 +39,9 @@ type responseWriter struct {
 	err           error  // sticky: no more output will reach the client
 	done          bool   // the handler has returned
 	mount         string // SCRIPT_NAME: what a Location gets in front (see mountedLocation)
+	// req is the request's context, cancelled when a host call says the
+	// client went away; nil in tests that make a writer alone.
+	req *environContext
 }
 
 // respHeader is the response header map, cleared and reused from request
@@ -145,6 +148,11 @@ func (w *responseWriter) ready() error {
 	if w.done {
 		return errHandlerDone
 	}
+	if w.err == nil && w.req != nil && w.req.requestCanceled() {
+		// A host call elsewhere (next_wait, a body read) said the client
+		// went away: nothing written now would reach it.
+		w.err = ErrClientGone
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -217,7 +225,7 @@ func (w *responseWriter) send(data []byte) bool {
 			chunk = chunk[:abi.MaxWriteBytes]
 		}
 		if rc := w.host.bodyWrite(chunk); rc < 0 {
-			w.err = errnoError(rc)
+			w.fail(rc)
 			return false
 		}
 		data = data[len(chunk):]
@@ -344,10 +352,19 @@ func (w *responseWriter) FlushError() error {
 		return w.err
 	}
 	if rc := w.host.bodyFlush(); rc < 0 {
-		w.err = errnoError(rc)
+		w.fail(rc)
 		return w.err
 	}
 	return nil
+}
+
+// fail records a host call's error; ErrClosed also ends the request's
+// context.
+func (w *responseWriter) fail(rc int32) {
+	w.err = errnoError(rc)
+	if rc == abi.ErrClosed && w.req != nil {
+		w.req.cancelRequest()
+	}
 }
 
 // finish completes the response after the handler returned: a handler

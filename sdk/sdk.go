@@ -38,8 +38,9 @@ func Handler() http.Handler {
 
 // ErrClientGone is returned by Write and Flush once the host has reported
 // that the client went away (or the request was cancelled). Nothing more
-// will reach the client; the handler should stop and return. Body reads
-// report it too.
+// will reach the client; the handler should stop and return, within the
+// second the host allows it. Body reads report it too, and the request's
+// context is done from then on.
 var ErrClientGone = errors.New("wasmhost: client connection closed")
 
 // ErrBodyTooLarge is returned by r.Body.Read when the request body exceeds

@@ -76,13 +76,12 @@ func serve(h host, environSize, flags int32) (result int32) {
 		outBuf = make([]byte, 0, outBufSize)
 	}
 	st := &requestState{}
-	st.w = responseWriter{host: h, out: outBuf[:0], hdr: hdrBuf[:0], contentLength: -1}
+	st.w = responseWriter{host: h, out: outBuf[:0], hdr: hdrBuf[:0], contentLength: -1, req: &st.ctx}
 	w := &st.w
 	r := st.newRequest(h, raw, flags)
 	defer func() {
 		if v := recover(); v != nil {
-			reportPanic(v)
-			result = abi.HandleFailed
+			result = abortResult(v, &st.ctx)
 		}
 		// Handlers must not use these after returning; make sure stale
 		// references cannot touch the next request's buffers.
@@ -104,6 +103,19 @@ func serve(h host, environSize, flags int32) (result int32) {
 	}
 	w.finish()
 	return abi.HandleOK
+}
+
+// abortResult is what a handler's panic makes of the request. Panicking
+// with http.ErrAbortHandler once the host has said the request is over
+// (net/http's idiom, which httputil.ReverseProxy follows when a write
+// fails) is a clean stop: the handler reacted to the client leaving, and
+// the instance is as sound as after a return. Any other panic is a failure.
+func abortResult(v any, ec *environContext) int32 {
+	if v == http.ErrAbortHandler && ec.requestCanceled() {
+		return abi.HandleOK
+	}
+	reportPanic(v)
+	return abi.HandleFailed
 }
 
 // reportPanic writes a handler's panic and stack to stderr, which the host
@@ -157,9 +169,10 @@ type requestState struct {
 // rest of the request setup.
 type environContext struct {
 	context.Context
-	raw  string // the encoded environ
-	once sync.Once
-	env  map[string]string
+	raw    string // the encoded environ
+	once   sync.Once
+	env    map[string]string
+	cancel requestCancel // ended when the host says the request is over (cancel.go)
 }
 
 func (c *environContext) Value(key any) any {
@@ -277,7 +290,7 @@ func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Reques
 			contentLength = n
 		}
 		if contentLength != 0 {
-			st.body.host = h
+			st.body.host, st.body.req = h, &st.ctx
 			body = &st.body
 		}
 	}
@@ -382,7 +395,8 @@ func unhex(c byte) byte {
 // bodyReader is r.Body: each Read is one body_read into the caller's slice.
 type bodyReader struct {
 	host host
-	err  error // sticky: io.EOF, a host error, or closed
+	req  *environContext // cancelled when the host says the request is over
+	err  error           // sticky: io.EOF, a host error, or closed
 }
 
 // maxRead keeps a read's length representable as an i32.
@@ -408,6 +422,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = errors.New("wasmhost: body_read returned more than asked for")
 	default:
 		b.err = errnoError(n)
+		if n == abi.ErrClosed && b.req != nil {
+			b.req.cancelRequest()
+		}
 	}
 	return 0, b.err
 }
