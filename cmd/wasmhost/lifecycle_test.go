@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -230,4 +231,46 @@ func holdsSocket(pid int, inode string) bool {
 		}
 	}
 	return false
+}
+
+// TestCheckRefusesEnvThatShadowsTheEnviron: a plugin's env entries come
+// after the request's own in its environ, so a name the host sets there
+// would replace it for the guest (a fixed REMOTE_ADDR, a forged header).
+// check refuses each such name with its position; others pass.
+func TestCheckRefusesEnvThatShadowsTheEnviron(t *testing.T) {
+	site := fmt.Sprintf(`plugin "env" {
+  path = %q
+  env  = {
+    GREETING          = "hi"
+    REMOTE_ADDR       = "10.0.0.1"
+    SCRIPT_NAME       = "/admin"
+    HTTP_X_USER       = "admin"
+    HTTP_PROXY        = "http://evil:3128"
+    "wasmhost.plugin" = "other"
+    HTTPS             = "on"
+  }
+}
+`, testutil.Plugin(t, "plugins/examples/environ"))
+	code, _, errOut := runCLI("check", writeSite(t, site))
+	if code != exitUsage {
+		t.Fatalf("check: exit %d, want 2; stderr:\n%s", code, errOut)
+	}
+	for _, want := range []struct{ key, at string }{
+		{"REMOTE_ADDR", "5,5-16"}, {"SCRIPT_NAME", "6,5-16"}, {"HTTP_X_USER", "7,5-16"},
+		{"HTTP_PROXY", "8,5-15"}, {"wasmhost.plugin", "9,5-22"},
+	} {
+		re := regexp.MustCompile(`site\.hcl:` + regexp.QuoteMeta(want.at) + `: Invalid environment variable name; plugin "env" env: "` +
+			regexp.QuoteMeta(want.key) + `" is set by the host in every request's environ`)
+		if !re.MatchString(errOut) {
+			t.Errorf("no diagnostic for %s at %s; stderr:\n%s", want.key, want.at, errOut)
+		}
+	}
+	for _, fine := range []string{"GREETING", "HTTPS"} {
+		if strings.Contains(errOut, `"`+fine+`"`) {
+			t.Errorf("%s is refused too; stderr:\n%s", fine, errOut)
+		}
+	}
+	if n := strings.Count(errOut, "is set by the host"); n != 5 {
+		t.Errorf("%d names refused, want 5; stderr:\n%s", n, errOut)
+	}
 }
