@@ -61,8 +61,8 @@ type Loader struct {
 	// Close was called: an engine with loads in progress is closed when
 	// the last one ends (useEngine). A compile with one goroutine cannot
 	// be interrupted, a shutdown may abandon it, and the engine's
-	// in-memory state must outlive it (wazero's engine panics when a
-	// compile finishes after its Close).
+	// in-memory state must outlive it (a wazero compile that finishes
+	// after its engine's Close stores into a map Close set to nil).
 	loading map[string]int
 	closed  bool
 }
