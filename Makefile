@@ -63,7 +63,7 @@ deps:
 # once, above, to keep make test under 15 minutes on two cores. (The
 # scheduler's own tests run under it with the loader's, and the lazy
 # connection deadlines with the other prefork tests.)
-RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|ChainEchoesTenMiB|ChainTrapsAndDeadline|ChainMiddlewareSwapUnderLoad|EchoStreamsTenMiB|ClientDisconnect|KVFromPlugin|OutboundHTTP|ServeAfterShutdown|StreamOutlasts|BodyPastLimitWhileAnswering|SlowBodyIsCut|ChainHandOffUnderCancellation|ClientsLeaveMidStream
+RACE_HOST_TESTS := SwapReloadShutdownRace|ConcurrentRequestsReuseInstances|ChainEchoesTenMiB|ChainTrapsAndDeadline|ChainMiddlewareSwapUnderLoad|EchoStreamsTenMiB|ClientDisconnect|KVFromPlugin|OutboundHTTP|ServeAfterShutdown|StreamOutlasts|BodyPastLimitWhileAnswering|SlowBodyIsCut|ChainHandOffUnderCancellation|ClientsLeaveMidStream|SlowStoreOpen
 test: deps fmt-check vet test-modules
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./loader ./internal/reqctx ./internal/prefork

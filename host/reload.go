@@ -131,11 +131,16 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 	}
 	started := s.goBackground(func() {
 		cfg.Interpreted, cfg.Background = false, true
-		lp, err := s.loader.Load(context.Background(), cfg)
+		lp, err := s.loader.Load(s.bgCtx, cfg)
 		mp.swapMu.Lock()
 		defer mp.swapMu.Unlock()
 		cur := mp.current.Load()
 		switch {
+		case s.bgCtx.Err() != nil: // Shutdown gave up on it
+			if err == nil {
+				lp.Close()
+			}
+			mp.log.Info("shutting down: the new version's compile was abandoned; it served interpreted", "version", interp.Version)
 		case err != nil:
 			// Same bytes, so unexpected (out of memory, say).
 			mp.log.Error("compiling the new version failed; it stays interpreted", "error", err)

@@ -49,11 +49,15 @@ type Server struct {
 	reloadMu sync.Mutex
 	closed   bool // under reloadMu
 	// background counts compilations running after a swap; Shutdown waits
-	// for them, since the loader's cache must outlive them. bgMu orders
+	// for them until its deadline, then abandons them. bgMu orders
 	// background.Add with background.Wait: after bgClosed, none starts.
+	// bgCtx is their context: Shutdown cancels it when its own deadline
+	// passes (waitBackground).
 	bgMu       sync.Mutex
 	bgClosed   bool
 	background sync.WaitGroup
+	bgCtx      context.Context
+	bgCancel   context.CancelFunc
 	watcher    *loader.Watcher
 	watched    map[string]bool // plugin files being watched; under reloadMu
 	teardown   sync.Once
@@ -139,6 +143,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		totals:   map[string]*pluginTotals{},
 		started:  time.Now(),
 	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.stores.metrics = newServiceMetrics()
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
@@ -456,7 +461,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.bgMu.Lock()
 		s.bgClosed = true
 		s.bgMu.Unlock()
-		s.background.Wait()
+		s.waitBackground(ctx)
 		if s.watcher != nil {
 			s.watcher.Close()
 		}
@@ -464,6 +469,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stores.close()
 	})
 	return errors.Join(errs...)
+}
+
+// waitBackground lets the background compilations finish until ctx ends
+// (what they compile is cached, so the next start loads it in
+// milliseconds), then cancels and abandons them: compiling a standard-Go
+// guest on one goroutine takes a second or more, several under load, the
+// engines cannot interrupt it, and a shutdown must not outlast its
+// shutdown_timeout for it. An abandoned compile ends on its own: the
+// loader keeps its engine open until then, and the plugin it belongs to
+// is retired, so what it loaded is closed, never put in service.
+func (s *Server) waitBackground(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.bgCancel() // ends a wait for another process's compile lock, and the instance's init
+	}
 }
 
 // goBackground runs f on its own goroutine, counted in background, unless

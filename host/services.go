@@ -41,9 +41,17 @@ type storeRegistry struct {
 }
 
 type storeEntry struct {
-	store  kv.Store    // nil until first used
-	claims int         // plugin services that may open it
-	closer *time.Timer // armed while claims is 0: closes the store
+	store   kv.Store    // nil until first used
+	claims  int         // plugin services that may open it
+	closer  *time.Timer // armed while claims is 0: closes the store
+	opening *openCall   // the open in progress, which other callers wait for
+}
+
+// openCall is one kv.Open of a store, and its result once done is closed.
+type openCall struct {
+	done  chan struct{}
+	store kv.Store
+	err   error
 }
 
 // claim records that a plugin's services may open the store of k.
@@ -93,23 +101,52 @@ func (r *storeRegistry) expire(k storeKey, e *storeEntry) {
 	}
 }
 
+// open returns the store of d, opening it on first use. kv.Open runs
+// outside the registry's lock: opening can take long (an SQLite file
+// another process holds locked waits out its busy timeout, a file on a
+// hung disk never returns), and it must hold up only the callers of that
+// store, which wait for the one open in progress, not every other
+// plugin's lookups.
 func (r *storeRegistry) open(d config.KV) (kv.Store, error) {
+	k := keyOf(d)
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.entries[keyOf(d)]
+	e := r.entries[k]
 	if e == nil {
+		r.mu.Unlock()
 		// Only a request that outlived the grace of a reload gets here.
 		return nil, fmt.Errorf("key-value store %q: its declaration was replaced by a reload", d.Name)
 	}
 	if e.store != nil {
-		return e.store, nil
+		s := e.store
+		r.mu.Unlock()
+		return s, nil
 	}
+	if c := e.opening; c != nil {
+		r.mu.Unlock()
+		<-c.done
+		return c.store, c.err
+	}
+	c := &openCall{done: make(chan struct{})}
+	e.opening = c
+	r.mu.Unlock()
+
 	s, err := kv.Open(d.Backend, d.Path, d.URL)
-	if err != nil {
-		return nil, fmt.Errorf("key-value store %q: %w", d.Name, err)
+	r.mu.Lock()
+	defer close(c.done)
+	defer r.mu.Unlock()
+	e.opening = nil
+	switch {
+	case err != nil:
+		c.err = fmt.Errorf("key-value store %q: %w", d.Name, err)
+	case r.entries[k] != e:
+		// Expired after a reload, or the server closed, while it opened.
+		s.Close()
+		c.err = fmt.Errorf("key-value store %q: its declaration was replaced by a reload, or the server is stopping", d.Name)
+	default:
+		e.store = &meteredStore{name: d.Name, Store: kv.WithTimeout(s, d.Timeout), m: r.metrics}
+		c.store = e.store
 	}
-	e.store = &meteredStore{name: d.Name, Store: kv.WithTimeout(s, d.Timeout), m: r.metrics}
-	return e.store, nil
+	return c.store, c.err
 }
 
 // openCount counts the stores open now, for tests.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -56,6 +57,14 @@ type Loader struct {
 
 	mu      sync.Mutex
 	engines map[string]engine // by engine name, opened on first use
+	// loading counts the loads in progress per engine, and closed says
+	// Close was called: an engine with loads in progress is closed when
+	// the last one ends (useEngine). A compile with one goroutine cannot
+	// be interrupted, a shutdown may abandon it, and the engine's
+	// in-memory state must outlive it (a wazero compile that finishes
+	// after its engine's Close stores into a map Close set to nil).
+	loading map[string]int
+	closed  bool
 }
 
 // LiveInstances counts the instances alive in every plugin this loader
@@ -71,31 +80,53 @@ func (l *Loader) OpenPlugins() int64 { return l.open.Load() }
 // the on-disk cache: prefork workers swapping the same new .wasm take turns,
 // and all but the first load the first one's machine code from the cache
 // instead of compiling it again. Without a cache folder it does nothing.
-func (l *Loader) lockCompile(k engineKind, sha string) (unlock func()) {
+// The wait for another process's compile ends with ctx (ctx's error), so
+// that a shutdown does not wait for a compile it has no use for.
+func (l *Loader) lockCompile(ctx context.Context, k engineKind, sha string) (unlock func(), err error) {
 	if l.opts.CacheDir == "" {
-		return func() {}
+		return func() {}, nil
 	}
 	dir := filepath.Join(l.engineDir(k), "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return func() {}
+		return func() {}, nil
 	}
 	f, err := os.OpenFile(filepath.Join(dir, sha+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return func() {}
+		return func() {}, nil
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := flockCtx(ctx, int(f.Fd())); err != nil {
 		f.Close()
-		return func() {}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return func() {}, nil
 	}
 	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
+	}, nil
+}
+
+// flockCtx takes an exclusive flock on fd, polling, since a blocking
+// flock(2) cannot be interrupted; a compile lock is held for a second or
+// so, so a few milliseconds of latency cost nothing.
+func flockCtx(ctx context.Context, fd int) error {
+	for {
+		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
 // New returns a Loader; with opts.CacheDir set it creates the cache folder.
 func New(opts Options) (*Loader, error) {
-	l := &Loader{opts: opts, log: opts.Logger, sched: newScheduler(opts.MaxRunning), engines: map[string]engine{}}
+	l := &Loader{opts: opts, log: opts.Logger, sched: newScheduler(opts.MaxRunning), engines: map[string]engine{}, loading: map[string]int{}}
 	if l.log == nil {
 		l.log = hclog.NewNullLogger()
 	}
@@ -132,19 +163,45 @@ func (l *Loader) engine(k engineKind) (engine, error) {
 	return e, nil
 }
 
+// useEngine is engine for a load or a compile: done must be called when
+// it no longer uses the engine, which Close leaves open until then.
+func (l *Loader) useEngine(k engineKind) (e engine, done func(), err error) {
+	e, err = l.engine(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, nil, errors.New("the loader is closed")
+	}
+	l.loading[k.name]++
+	return e, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.loading[k.name]--; l.loading[k.name] == 0 && l.closed {
+			e.close(context.Background())
+		}
+	}, nil
+}
+
 // engineDir is the cache folder of one engine version.
 func (l *Loader) engineDir(k engineKind) string {
 	return filepath.Join(l.opts.CacheDir, k.id())
 }
 
 // Close releases the in-memory part of the compilation caches. Plugins are
-// closed by their owners, before.
+// closed by their owners, before. An engine still loading (a background
+// compile that a shutdown abandoned) is closed when that load ends.
 func (l *Loader) Close(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	var errs []error
-	for _, e := range l.engines {
-		errs = append(errs, e.close(ctx))
+	for name, e := range l.engines {
+		if l.loading[name] == 0 {
+			errs = append(errs, e.close(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -172,17 +229,21 @@ func (l *Loader) Precompile(ctx context.Context, engineName, path string) error 
 	if err != nil {
 		return err
 	}
-	e, err := l.engine(k)
+	e, done, err := l.useEngine(k)
 	if err != nil {
 		return err
 	}
+	defer done()
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
-	unlock := l.lockCompile(k, sha)
+	unlock, err := l.lockCompile(ctx, k, sha)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	rt, err := e.newRuntime(ctx, runtimeOptions{})
 	if err != nil {

@@ -111,10 +111,11 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := l.engine(kind)
+	eng, done, err := l.useEngine(kind)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	if err := checkDirs(cfg.Dirs); err != nil {
 		return nil, err
 	}
@@ -152,7 +153,9 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	unlock := func() {}
 	var before map[string]bool
 	if !cfg.Interpreted {
-		unlock = l.lockCompile(kind, p.SHA256)
+		if unlock, err = l.lockCompile(ctx, kind, p.SHA256); err != nil {
+			return nil, fmt.Errorf("compile: %w", err)
+		}
 		before = l.cacheFiles()
 	}
 	workers := compileWorkers

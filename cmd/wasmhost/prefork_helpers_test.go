@@ -100,6 +100,40 @@ type pfProc struct {
 	Admin  string // the admin listener
 	done   chan struct{}
 	err    error
+
+	watchMu sync.Mutex
+	watches []lineWatch
+}
+
+// lineWatch is a wait for a log line containing text.
+type lineWatch struct {
+	text string
+	seen chan string
+}
+
+// onLine returns a channel that gets the first log line containing text
+// (from now on) as soon as the scanner reads it: a test that must act
+// right after a line is written cannot poll the whole log.
+func (p *pfProc) onLine(text string) <-chan string {
+	w := lineWatch{text, make(chan string, 1)}
+	p.watchMu.Lock()
+	p.watches = append(p.watches, w)
+	p.watchMu.Unlock()
+	return w.seen
+}
+
+func (p *pfProc) noteLine(line string) {
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	kept := p.watches[:0]
+	for _, w := range p.watches {
+		if strings.Contains(line, w.text) {
+			w.seen <- line
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	p.watches = kept
 }
 
 // startPf starts bin with args and, unless wait is false, waits until it
@@ -145,6 +179,7 @@ func startPfCmd(t *testing.T, cmd *exec.Cmd, marker string, wait bool) *pfProc {
 		var admin string
 		for sc.Scan() {
 			line := sc.Text()
+			p.noteLine(line)
 			p.logs.Write([]byte(line + "\n"))
 			if m := adminRE.FindStringSubmatch(line); m != nil && admin == "" {
 				admin = m[1]

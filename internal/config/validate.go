@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wasmhost/wasmhost/abi"
 )
 
 // The checks below return plain errors rather than diagnostics so that the
@@ -202,8 +204,26 @@ func checkEnvKey(k string) error {
 		return fmt.Errorf("%q must not contain \"=\"", k)
 	case strings.ContainsRune(k, 0):
 		return fmt.Errorf("%q must not contain a NUL byte", k)
+	case hostEnvKey(k):
+		return fmt.Errorf("%q is set by the host in every request's environ (the CGI keys, HTTP_* for the request's headers, wasmhost.*), and a plugin's env must not replace it", k)
 	}
 	return nil
+}
+
+// hostEnvKey says whether the host sets k in a request's environ. A
+// plugin's env entries come after the request's own, so one of these
+// names would shadow what the guest believes about the request: a fixed
+// REMOTE_ADDR defeats an allow-list, a SCRIPT_NAME breaks its links, an
+// HTTP_X_USER poses as a header an auth middleware set, and HTTP_PROXY
+// is the header clients send to hijack a proxy setting (httpoxy).
+func hostEnvKey(k string) bool {
+	switch k {
+	case abi.KeyRequestMethod, abi.KeyScriptName, abi.KeyPathInfo, abi.KeyQueryString,
+		abi.KeyRequestURI, abi.KeyContentType, abi.KeyContentLength, abi.KeyServerName,
+		abi.KeyServerPort, abi.KeyServerProtocol, abi.KeyRemoteAddr, abi.KeyRemotePort:
+		return true
+	}
+	return strings.HasPrefix(k, abi.HeaderPrefix) || strings.HasPrefix(k, "wasmhost.")
 }
 
 func quote(s string) string { return strconv.Quote(s) }

@@ -19,6 +19,7 @@ import (
 //	master → worker  hello    (first, once): id, generation, site.hcl's bytes, listener count
 //	worker → master  ready    plugins loaded, serving
 //	worker → master  fatal    boot failed: the error text and the exit status it causes
+//	worker → master  stopped  after SIGTERM: its listeners are closed, it accepts no more
 //	master → worker  status, metrics (with a seq)
 //	worker → master  reply    (same seq): host.Status, or the metrics text
 //
@@ -29,6 +30,7 @@ const (
 	msgHello   = "hello"
 	msgReady   = "ready"
 	msgFatal   = "fatal"
+	msgStopped = "stopped"
 	msgStatus  = "status"
 	msgMetrics = "metrics"
 	msgReply   = "reply"

@@ -100,6 +100,10 @@
 //     nothing changes. Otherwise a new generation of workers boots with
 //     it beside the serving one; once all of them are ready the old ones
 //     are retired gracefully. Both accept on the same sockets meanwhile.
+//     The reload is logged and reported done only once every old worker
+//     has closed its listeners (it says so on its control channel) or
+//     exited, so no connection made after the line reaches the old site;
+//     one that does not say so within 5s is killed.
 //   - USR2: a new master is started from the executable now on disk (so
 //     replace the file, then signal), inheriting the sockets and a pipe;
 //     it boots its own workers and writes "ready" on the pipe, and only

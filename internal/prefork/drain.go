@@ -57,9 +57,25 @@ func NewDrainer(lns []net.Listener, srv config.Server) (*Drainer, []net.Listener
 // so far have had their first request dispatched. It returns how many
 // were still waiting when it gave up.
 func (d *Drainer) StopAccepting() int {
+	d.Stop()
+	return d.Settle()
+}
+
+// Stop closes the listeners. When it returns their descriptors are
+// closed (net's Close waits for that, even with an Accept in progress),
+// so a worker, which holds no other descriptor of the sockets, can be
+// given no connection: every one queued from now on goes to another
+// process.
+func (d *Drainer) Stop() {
 	for _, l := range d.lns {
 		l.stop()
 	}
+}
+
+// Settle waits, after Stop, up to SettleMax until the connections
+// accepted so far have had their first request dispatched, and returns
+// how many were still waiting when it gave up.
+func (d *Drainer) Settle() int {
 	deadline := time.Now().Add(SettleMax)
 	// A connection accepted just before the stop is registered by its
 	// Accept call only when that call returns; the accept loop's next

@@ -54,6 +54,12 @@ type master struct {
 	want   int
 	slots  map[int]*slot
 
+	// switching is the generation a reload replaced, until none of its
+	// workers accepts any more (checkSwitched); switchTimer kills those
+	// that do not say so in time.
+	switching   *generation
+	switchTimer *time.Timer
+
 	reloads       map[string]int // "ok", "failed"
 	reloadPending bool
 	upgrade       *Upgrade // the new master started on USR2, until it fails (kept once it took over)
@@ -190,6 +196,10 @@ func (m *master) stop(why string) {
 	for _, s := range m.slots {
 		s.cancelRestart()
 	}
+	if m.switching != nil { // a reload's switch in progress is not reported
+		m.switchTimer.Stop()
+		m.switching = nil
+	}
 	for _, g := range m.gens {
 		m.retire(g)
 	}
@@ -214,7 +224,7 @@ func (m *master) reload() {
 		m.log.Warn("SIGHUP ignored: not serving yet, or stopping")
 		return
 	}
-	if m.next != nil {
+	if m.next != nil || m.switching != nil {
 		m.log.Info("SIGHUP: a reload is in progress; reloading again once it is done")
 		m.reloadPending = true
 		return
@@ -240,7 +250,7 @@ func (m *master) reload() {
 
 // afterReload starts the reload that was asked for during the last one.
 func (m *master) afterReload() {
-	if m.reloadPending && m.next == nil {
+	if m.reloadPending && m.next == nil && m.switching == nil {
 		m.reloadPending = false
 		m.reload()
 	}

@@ -191,7 +191,12 @@ func RunWorker(opts WorkerOptions) int {
 	// the new connections from now on; the timeout counts from here.
 	ctx, cancel := context.WithTimeout(context.Background(), b.site.Server.ShutdownTimeout)
 	defer cancel()
-	if n := drain.StopAccepting(); n > 0 {
+	drain.Stop()
+	// The master reports a reload done only once every old worker has
+	// said this (or is gone): until then, a new connection may still
+	// reach the old site.
+	ctl.send(&message{Type: msgStopped})
+	if n := drain.Settle(); n > 0 {
 		log.Debug("stopped accepting; some clients connected without sending a request", "connections", n)
 	}
 	if err := b.srv.Shutdown(ctx); err != nil {

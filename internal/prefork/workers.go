@@ -30,6 +30,13 @@ const (
 // shutdown_timeout passes; this is the guard against one that cannot.
 const killMargin = time.Second
 
+// stopAcceptTimeout bounds the wait, at a reload's switch, for an old
+// worker to confirm that it stopped accepting. Closing its listeners
+// takes a worker milliseconds; one that cannot answer within this is
+// wedged (stopped, swapping, frozen), and is killed rather than left
+// able to take connections for the old site once it wakes up.
+const stopAcceptTimeout = 5 * time.Second
+
 // generation is the set of workers running one version of the site. HUP
 // starts a new generation beside the serving one and retires the old one
 // only when the new one is ready; both accept on the same sockets
@@ -55,6 +62,7 @@ type worker struct {
 	ctl      *ctlConn
 	ready    bool
 	stopping bool // sent SIGTERM; its exit is expected
+	closed   bool // said it stopped accepting (after SIGTERM)
 	fatal    *message
 	kill     *time.Timer
 }
@@ -146,6 +154,8 @@ func (m *master) spawn(g *generation, id int) error {
 				m.post(func() { m.workerReady(w) })
 			case msgFatal:
 				w.fatal = msg // read by the loop only after readDone
+			case msgStopped:
+				m.post(func() { m.workerClosed(w) })
 			}
 		}
 	}()
@@ -242,6 +252,7 @@ func (m *master) workerExited(w *worker, err error) {
 		// A worker retired by TTOU may be wanted again by a TTIN that came
 		// before it was gone: its id is free only now.
 		m.reconcile()
+		m.checkSwitched()
 		return
 	}
 	if g == m.next && !w.ready {
@@ -323,7 +334,8 @@ func (m *master) bootFailed(g *generation, msg string, code int) {
 }
 
 // activate makes a fully booted generation the serving one and retires
-// the previous one, whose workers finish their requests in flight.
+// the previous one, whose workers finish their requests in flight. The
+// reload is reported done by checkSwitched, once none of them accepts.
 func (m *master) activate(g *generation) {
 	g.active = true
 	m.next = nil
@@ -331,15 +343,63 @@ func (m *master) activate(g *generation) {
 	m.cur = g
 	if prev == nil {
 		m.serving()
-	} else {
-		m.reloads["ok"]++
-		m.log.Info("reloaded: new workers are serving; the previous ones finish their requests",
-			"generation", g.n, "workers", len(g.workers), "site", g.site.File)
-		m.retire(prev)
-		Notify("READY=1", fmt.Sprintf("STATUS=serving, %d workers", len(g.workers)))
+		m.reconcile()
+		m.afterReload()
+		return
 	}
+	m.retire(prev)
+	m.switching = prev
+	m.switchTimer = time.AfterFunc(stopAcceptTimeout, func() { m.post(func() { m.killStillAccepting(prev) }) })
 	m.reconcile()
+	m.checkSwitched()
+}
+
+// workerClosed notes that w closed its listeners.
+func (m *master) workerClosed(w *worker) {
+	w.closed = true
+	m.checkSwitched()
+}
+
+// checkSwitched ends a reload's switch once no worker of the previous
+// generation can accept a connection: each has closed its listeners or
+// exited. Only then is the reload logged and reported as done, so that
+// every connection made after the line is served by the new site.
+func (m *master) checkSwitched() {
+	prev := m.switching
+	if prev == nil {
+		return
+	}
+	for _, w := range prev.workers {
+		if !w.closed {
+			return
+		}
+	}
+	m.switching = nil
+	m.switchTimer.Stop()
+	if m.stopping {
+		return
+	}
+	g := m.cur
+	m.reloads["ok"]++
+	m.log.Info("reloaded: new workers are serving; the previous ones finish their requests",
+		"generation", g.n, "workers", len(g.workers), "site", g.site.File)
+	Notify("READY=1", fmt.Sprintf("STATUS=serving, %d workers", len(g.workers)))
 	m.afterReload()
+}
+
+// killStillAccepting kills the workers of prev that have not confirmed,
+// stopAcceptTimeout after the switch, that they stopped accepting.
+func (m *master) killStillAccepting(prev *generation) {
+	if m.switching != prev {
+		return
+	}
+	for _, w := range prev.workers {
+		if !w.closed {
+			m.log.Warn("a retired worker did not confirm in time that it stopped accepting; killing it so that it cannot serve the previous configuration",
+				"worker", w.id, "pid", w.pid, "timeout", stopAcceptTimeout)
+			w.cmd.Process.Kill()
+		}
+	}
 }
 
 // retire stops every worker of g gracefully.
