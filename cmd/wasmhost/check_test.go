@@ -97,3 +97,33 @@ func TestRunStaticFolderDiagnosticHasPosition(t *testing.T) {
 		t.Errorf("run with a missing static folder: err=%v, output:\n%s\nwant a line %q", err, out, want)
 	}
 }
+
+// A middleware plugin that no chain names, beside a handler at "/", is not
+// mounted: check warns that it serves nothing, and run starts and serves
+// the handler at "/" (checked with curl). Before, it was mounted at "/" and
+// both failed with "Duplicate mount".
+func TestUnusedMiddlewareIsNotMounted(t *testing.T) {
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	testutil.CopyFile(t, testutil.Plugin(t, "plugins/examples/hello"), filepath.Join(dir, "hello.wasm"))
+	testutil.CopyFile(t, testutil.Plugin(t, "plugins/examples/errorpage"), filepath.Join(dir, "errorpage.wasm"))
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
+plugin "hello" {
+  path  = "hello.wasm"
+  mount = "/"
+}
+plugin "errorpage" { path = "errorpage.wasm" }
+`)
+	out, err := exec.Command(bin, "check", site).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `site.hcl:6,1-19: Warning: Unused middleware; plugin "errorpage" is a middleware`) {
+		t.Errorf("check: err=%v, output:\n%s\nwant success with an Unused middleware warning at line 6", err, out)
+	}
+	p := testutil.StartWasmhost(t, bin, "run", site)
+	if got := curlBody(t, "http://"+p.Addr+"/"); !strings.HasPrefix(got, "Hello") {
+		t.Errorf("curl / = %q, want hello's greeting", got)
+	}
+	if logs := p.Logs.String(); !strings.Contains(logs, "Unused middleware") {
+		t.Errorf("run does not warn of the unused middleware:\n%s", logs)
+	}
+}

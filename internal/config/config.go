@@ -168,6 +168,9 @@ type Plugin struct {
 	// mount that some middleware list names.
 	MountSet   bool      // mount was given
 	MountRange hcl.Range // the mount expression, or the block header without one
+	// MountDefault: no mount and no middleware list names it, so Mount is
+	// "/" for a handler and "" for a middleware, which CheckKinds settles.
+	MountDefault bool
 	// Middleware is the plugin's middleware list as written (plugin names
 	// or built-in names), outermost first, with each element's range.
 	Middleware       []string
