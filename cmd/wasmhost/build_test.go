@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasmhost/wasmhost/internal/testutil"
@@ -44,5 +47,94 @@ func main() {}
 	p := testutil.StartWasmhost(t, bin, "run", site)
 	if got := curlBody(t, "http://"+p.Addr+"/"); got != "LOUD 7\n" {
 		t.Errorf("curl / = %q, want \"LOUD 7\\n\" (the tag's file and the -X value)", got)
+	}
+}
+
+// A TinyGo plugin that compiles a regexp at init (as goldmark does) needs
+// more than TinyGo's default 64 KiB stack: built with `wasmhost build
+// --tinygo` it loads and serves (curl). One that overflows even the larger
+// stack fails to load with a stack trace whose recursion is one line, and
+// its message stays short.
+func TestTinyGoStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin with TinyGo")
+	}
+	env := tinygoEnv(t)
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("new", "deep"); err != nil {
+		t.Fatalf("wasmhost new: %v\n%s", err, out)
+	}
+	testutil.CopyFile(t, filepath.Join(testutil.Root(), "cmd", "wasmhost", "testdata", "deepstack", "main.go"), filepath.Join(dir, "deep", "main.go"))
+	if out, err := run("build", "--tinygo", "deep"); err != nil {
+		t.Fatalf("wasmhost build --tinygo: %v\n%s", err, out)
+	}
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
+plugin "deep" { path = "deep/deep.wasm" }
+plugin "overflow" {
+  path  = "deep/deep.wasm"
+  mount = "/overflow"
+  env   = { RECURSE = "100000" }
+}
+`)
+	out, err := run("check", site)
+	if err == nil || !strings.Contains(out, `plugin "deep": deep/deep.wasm`) {
+		t.Fatalf("check: err=%v; want deep to load and overflow to fail:\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, `plugin "overflow"`) {
+			continue
+		}
+		if !strings.Contains(line, "out of bounds memory access") || !strings.Contains(line, "more frames of the same recursion") || len(line) > 2000 {
+			t.Errorf("overflow's diagnostic (%d bytes) lacks the trap or the collapsed recursion, or is long:\n%s", len(line), line)
+		}
+	}
+	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"deep\" { path = \"deep/deep.wasm\" }\n")
+	p := testutil.StartWasmhost(t, bin, "run", site)
+	if got := curlBody(t, "http://"+p.Addr+"/"); got != "200 groups: true\n" {
+		t.Errorf("curl / = %q, want \"200 groups: true\\n\"", got)
+	}
+}
+
+// A module whose init fails (here a standard-Go panic, which exits the
+// guest) is refused by wasmhost build with the failure and the guest's own
+// output, instead of being installed to fail every load.
+func TestBuildRefusesFailingInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds wasmhost and a plugin")
+	}
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	runIn(t, dir, bin, "new", "boom")
+	writeText(t, filepath.Join(dir, "boom", "main.go"), `package main
+
+import (
+	"net/http"
+
+	"github.com/wasmhost/wasmhost/sdk"
+)
+
+func init() {
+	sdk.Handle(http.NotFoundHandler())
+	panic("the config is missing")
+}
+
+func main() {}
+`)
+	cmd := exec.Command(bin, "build", "boom")
+	cmd.Dir, cmd.Env = dir, offlineEnv()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "initialisation fails") || !strings.Contains(string(out), "panic: the config is missing") {
+		t.Errorf("wasmhost build of a module whose init panics: err=%v, output:\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "boom", "boom.wasm")); err == nil {
+		t.Error("the refused module was installed")
 	}
 }

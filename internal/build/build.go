@@ -69,6 +69,7 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	tmpOut := filepath.Join(filepath.Dir(absOut), "."+filepath.Base(absOut)+".building-"+strconv.Itoa(os.Getpid()))
 	defer os.Remove(tmpOut)
 
+	defer os.Remove(tinygoTargetPath(filepath.Dir(tmpOut)))
 	cmd, err := compileCommand(ctx, opt, tmpOut)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
@@ -124,7 +125,11 @@ func compileCommand(ctx context.Context, opt Options, out string) (*exec.Cmd, er
 		if sched == "" {
 			sched = DefaultTinyGoScheduler
 		}
-		args := append([]string{"build", "-target=wasip1", "-buildmode=c-shared", "-scheduler=" + sched}, flags...)
+		target, err := tinygoTarget(filepath.Dir(out))
+		if err != nil {
+			return nil, err
+		}
+		args := append([]string{"build", "-target=" + target, "-buildmode=c-shared", "-scheduler=" + sched}, flags...)
 		cmd := exec.CommandContext(ctx, tinygo, append(args, "-o", out, ".")...)
 		cmd.Env = os.Environ()
 		return cmd, nil
