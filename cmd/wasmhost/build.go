@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/wasmhost/wasmhost/internal/build"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
@@ -43,7 +45,10 @@ func cmdBuild(args []string, stdout, stderr io.Writer) int {
 				return nil
 			}
 			// build reads no site.hcl: the cache keeps the default bound.
-			l, err := loader.New(loader.Options{CacheDir: dir, CacheSize: config.DefaultCacheSize})
+			// Its compile lines go to stderr: a big module takes many
+			// seconds, which would otherwise pass in silence.
+			log := hclog.New(&hclog.LoggerOptions{Name: "wasmhost", Output: stderr, Level: hclog.Info})
+			l, err := loader.New(loader.Options{CacheDir: dir, CacheSize: config.DefaultCacheSize, Logger: log})
 			if err != nil {
 				return nil
 			}

@@ -138,3 +138,29 @@ func main() {}
 		t.Error("the refused module was installed")
 	}
 }
+
+// A module not yet compiled says so, with its size, and says how long its
+// compile took: from wasmhost build (which compiles it into the cache) and
+// from wasmhost run on a cache that lacks it.
+func TestCompileIsAnnounced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds wasmhost and a plugin")
+	}
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	runIn(t, dir, bin, "new", "greet")
+	env := append(offlineEnv(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	cmd := exec.Command(bin, "build", "greet")
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "compiling to machine code: engine=wazero module_size=") || !strings.Contains(string(out), "compiled: engine=wazero") {
+		t.Errorf("wasmhost build: err=%v; want its compile announced:\n%s", err, out)
+	}
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"greet\" { path = \"greet/greet.wasm\" }\n")
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "other-cache"))
+	p := testutil.StartWasmhost(t, bin, "run", site)
+	if logs := p.Logs.String(); !strings.Contains(logs, "wasmhost.loader.greet: compiling to machine code") || !strings.Contains(logs, "took=") {
+		t.Errorf("wasmhost run on an empty cache does not announce the compile:\n%s", logs)
+	}
+}

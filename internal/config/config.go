@@ -50,7 +50,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxURLLength      = 8 << 10
-	DefaultCacheSize         = 1 << 30
+	DefaultCacheSize         = 4 << 30
 
 	DefaultAdminListen = "127.0.0.1:9901"
 

@@ -75,7 +75,7 @@ func defaultServer() Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		MaxURLLength:      8 << 10,
-		CacheSize:         1 << 30,
+		CacheSize:         4 << 30,
 		Engine:            "wazero",
 		CookieMaxAge:      744 * time.Hour,
 	}
