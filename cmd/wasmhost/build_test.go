@@ -12,7 +12,9 @@ import (
 
 // `wasmhost build --tags TAGS --ldflags FLAGS` passes both to the compiler:
 // a file that only the tag compiles in, and a variable set with -X, show in
-// what the plugin serves (checked with curl).
+// what the plugin serves (checked with curl). A module not yet compiled is
+// announced, with its size and time, by build (which compiles it into the
+// cache) and by run on a cache that lacks it.
 func TestBuildPassesTagsAndLDFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds wasmhost and a plugin")
@@ -41,12 +43,25 @@ func init() {
 func main() {}
 `)
 	writeText(t, filepath.Join(dir, "tagged", "loud.go"), "//go:build loud\n\npackage main\n\nfunc init() { greeting = \"LOUD\" }\n")
-	runIn(t, dir, bin, "build", "--tags", "loud,other", "--ldflags", "-X main.version=7", "tagged")
+	// An empty cache, so that build's compile into it is announced.
+	cmd := exec.Command(bin, "build", "--tags", "loud,other", "--ldflags", "-X main.version=7", "tagged")
+	cmd.Dir, cmd.Env = dir, append(offlineEnv(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("wasmhost build: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "compiling to machine code: engine=wazero module_size=") || !strings.Contains(string(out), "compiled: engine=wazero") {
+		t.Errorf("wasmhost build does not announce its compile:\n%s", out)
+	}
 	site := filepath.Join(dir, "site.hcl")
 	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"tagged\" { path = \"tagged/tagged.wasm\" }\n")
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "other-cache")) // run compiles it again
 	p := testutil.StartWasmhost(t, bin, "run", site)
 	if got := curlBody(t, "http://"+p.Addr+"/"); got != "LOUD 7\n" {
 		t.Errorf("curl / = %q, want \"LOUD 7\\n\" (the tag's file and the -X value)", got)
+	}
+	if logs := p.Logs.String(); !strings.Contains(logs, "wasmhost.loader.tagged: compiling to machine code") || !strings.Contains(logs, "took=") {
+		t.Errorf("wasmhost run on an empty cache does not announce the compile:\n%s", logs)
 	}
 }
 
@@ -136,31 +151,5 @@ func main() {}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "boom", "boom.wasm")); err == nil {
 		t.Error("the refused module was installed")
-	}
-}
-
-// A module not yet compiled says so, with its size, and says how long its
-// compile took: from wasmhost build (which compiles it into the cache) and
-// from wasmhost run on a cache that lacks it.
-func TestCompileIsAnnounced(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds wasmhost and a plugin")
-	}
-	bin := testutil.Binary(t, "")
-	dir := t.TempDir()
-	runIn(t, dir, bin, "new", "greet")
-	env := append(offlineEnv(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
-	cmd := exec.Command(bin, "build", "greet")
-	cmd.Dir, cmd.Env = dir, env
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "compiling to machine code: engine=wazero module_size=") || !strings.Contains(string(out), "compiled: engine=wazero") {
-		t.Errorf("wasmhost build: err=%v; want its compile announced:\n%s", err, out)
-	}
-	site := filepath.Join(dir, "site.hcl")
-	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"greet\" { path = \"greet/greet.wasm\" }\n")
-	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "other-cache"))
-	p := testutil.StartWasmhost(t, bin, "run", site)
-	if logs := p.Logs.String(); !strings.Contains(logs, "wasmhost.loader.greet: compiling to machine code") || !strings.Contains(logs, "took=") {
-		t.Errorf("wasmhost run on an empty cache does not announce the compile:\n%s", logs)
 	}
 }
