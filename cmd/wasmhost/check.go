@@ -201,6 +201,9 @@ func relPath(site *config.Site, p string) string {
 // describeUse says how the site uses a plugin, for check's summary.
 func describeUse(kind loader.Kind, pc config.Plugin) string {
 	use := kind.String()
+	if kind == loader.Middleware && pc.MountDefault {
+		return use + ", unused: no middleware list names it"
+	}
 	if pc.Mount != "" {
 		use += " mounted at " + pc.Mount
 	} else {

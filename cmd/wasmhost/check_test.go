@@ -116,7 +116,8 @@ plugin "hello" {
 plugin "errorpage" { path = "errorpage.wasm" }
 `)
 	out, err := exec.Command(bin, "check", site).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `site.hcl:6,1-19: Warning: Unused middleware; plugin "errorpage" is a middleware`) {
+	if err != nil || !strings.Contains(string(out), `site.hcl:6,1-19: Warning: Unused middleware; plugin "errorpage" is a middleware`) ||
+		!strings.Contains(string(out), "middleware, unused: no middleware list names it") {
 		t.Errorf("check: err=%v, output:\n%s\nwant success with an Unused middleware warning at line 6", err, out)
 	}
 	p := testutil.StartWasmhost(t, bin, "run", site)
