@@ -65,45 +65,30 @@ func main() {}
 	}
 }
 
-// A TinyGo plugin that compiles a regexp at init (as goldmark does) needs
-// more than TinyGo's default 64 KiB stack: built with `wasmhost build
-// --tinygo` it loads and serves (curl). One that overflows even the larger
-// stack fails to load with a stack trace whose recursion is one line, and
-// its message stays short.
-func TestTinyGoStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a plugin with TinyGo")
-	}
-	env := tinygoEnv(t)
-	bin := testutil.Binary(t, "")
-	dir := t.TempDir()
-	run := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := run("new", "deep"); err != nil {
-		t.Fatalf("wasmhost new: %v\n%s", err, out)
-	}
-	testutil.CopyFile(t, filepath.Join(testutil.Root(), "cmd", "wasmhost", "testdata", "deepstack", "main.go"), filepath.Join(dir, "deep", "main.go"))
-	if out, err := run("build", "--tinygo", "deep"); err != nil {
-		t.Fatalf("wasmhost build --tinygo: %v\n%s", err, out)
-	}
-	site := filepath.Join(dir, "site.hcl")
+// checkTinyGoStack is TestTinyGoExamplesServe's check of the stack TinyGo
+// plugins get, on tg/deep (testdata/deepstack) built there with `wasmhost
+// build --tinygo`. A plugin that compiles a regexp at init (as goldmark
+// does) needs more than TinyGo's default 64 KiB: it loads and serves
+// (curl). One that overflows even the larger stack fails to load with a
+// stack trace whose recursion is one line, and its message stays short.
+func checkTinyGoStack(t *testing.T, bin, dir string, env []string) {
+	t.Helper()
+	site := filepath.Join(dir, "deep.hcl")
 	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
-plugin "deep" { path = "deep/deep.wasm" }
+plugin "deep" { path = "tg/deep/deep.wasm" }
 plugin "overflow" {
-  path  = "deep/deep.wasm"
+  path  = "tg/deep/deep.wasm"
   mount = "/overflow"
   env   = { RECURSE = "100000" }
 }
 `)
-	out, err := run("check", site)
-	if err == nil || !strings.Contains(out, `plugin "deep": deep/deep.wasm`) {
+	cmd := exec.Command(bin, "check", site)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `plugin "deep": tg/deep/deep.wasm`) {
 		t.Fatalf("check: err=%v; want deep to load and overflow to fail:\n%s", err, out)
 	}
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(string(out), "\n") {
 		if !strings.Contains(line, `plugin "overflow"`) {
 			continue
 		}
@@ -111,7 +96,7 @@ plugin "overflow" {
 			t.Errorf("overflow's diagnostic (%d bytes) lacks the trap or the collapsed recursion, or is long:\n%s", len(line), line)
 		}
 	}
-	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"deep\" { path = \"deep/deep.wasm\" }\n")
+	writeText(t, site, "server { listen = [\"127.0.0.1:0\"] }\nplugin \"deep\" { path = \"tg/deep/deep.wasm\" }\n")
 	p := testutil.StartWasmhost(t, bin, "run", site)
 	if got := curlBody(t, "http://"+p.Addr+"/"); got != "200 groups: true\n" {
 		t.Errorf("curl / = %q, want \"200 groups: true\\n\"", got)

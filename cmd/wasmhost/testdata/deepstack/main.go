@@ -1,4 +1,4 @@
-// Command deepstack is a test plugin for TinyGo's stack: see TestTinyGoStack.
+// Command deepstack is a test plugin for TinyGo's stack: see checkTinyGoStack.
 package main
 
 import (
