@@ -205,6 +205,9 @@ func (s *Server) newChains(st *siteState) error {
 	if diags.HasErrors() {
 		return &ConfigError{Diags: diags}
 	}
+	for _, d := range diags { // warnings, such as a middleware that serves nothing
+		s.log.Warn(strings.TrimRight(config.FormatDiagnostics(hcl.Diagnostics{d}), "\n"))
+	}
 	st.chains = map[*mountedPlugin]*chain{}
 	// From the new site's blocks: a plugin kept from the previous site
 	// keeps its old block, which a change of its list alone does not

@@ -124,6 +124,11 @@ func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, 
 	if s.loader.Compiled(cfg.Engine, sha) {
 		return s.loader.Load(context.Background(), cfg)
 	}
+	if fi, err := os.Stat(cfg.Path); err == nil && !loader.InterpretWhileCompiling(fi.Size()) && mp.current.Load().plugin != nil {
+		mp.log.Info("new version is too big to serve interpreted while it compiles; the old version serves until it is compiled",
+			"module_size", fmt.Sprintf("%.1f MB", float64(fi.Size())/1e6), "interpret_below", fmt.Sprintf("%.1f MB", float64(loader.InterpretBelow)/1e6))
+		return s.loader.Load(context.Background(), cfg)
+	}
 	cfg.Interpreted = true
 	interp, err := s.loader.Load(context.Background(), cfg)
 	if err != nil {

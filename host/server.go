@@ -241,6 +241,9 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		return nil, err
 	}
+	for i := range rs { // newChains settled the mounts of plugins without one
+		rs[i].mount = site.Plugins[i].Mount
+	}
 	st.routes = newRoutes(rs)
 	return st, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wasmhost/wasmhost/internal/stacktrace"
 )
 
 // Errors of Plugin.Serve that are not the guest's fault.
@@ -41,7 +43,10 @@ type GuestError struct {
 	Message string
 }
 
-func (e *GuestError) Error() string { return "guest " + e.Kind + ": " + e.Message }
+// Error is the message with its stack trace's recursions collapsed
+// (stacktrace.Collapse), so that a guest that overflowed its stack in a
+// recursion shows a few frames, not thousands.
+func (e *GuestError) Error() string { return "guest " + e.Kind + ": " + stacktrace.Collapse(e.Message) }
 
 // Summary is the first line of the message, for logs and status pages.
 func (e *GuestError) Summary() string {

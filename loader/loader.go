@@ -251,7 +251,9 @@ func (l *Loader) Precompile(ctx context.Context, engineName, path string) error 
 	}
 	defer rt.close(ctx)
 	before := l.cacheFiles()
-	if _, err = rt.compile(ctx, wasm, compileWorkers, moduleOptions{}); err != nil {
+	logged := l.logCompile(l.log, k, sha, len(wasm), false)
+	_, err = rt.compile(ctx, wasm, compileWorkers, moduleOptions{})
+	if logged(err); err != nil {
 		return err
 	}
 	l.markCompiled(k, sha, newCacheFiles(before, l.cacheFiles()))
@@ -300,3 +302,59 @@ func (l *Loader) markCompiled(k engineKind, sha string, added []string) {
 		l.pruneCache()
 	}
 }
+
+// compileProgressEvery is how often a compilation still running says so.
+var compileProgressEvery = 5 * time.Second
+
+// logCompile announces a compilation to machine code that is not in the
+// cache, says every compileProgressEvery that it is still running (the
+// engines report no progress), and returns the function that logs its end
+// with the time it took. A standard-Go module of 2 MB compiles in about a
+// second, one of 25-45 MB (a gin application) in 15-30 s on two cores:
+// without these lines a server sits silent that long. A cached or
+// interpreted module is a debug line only.
+func (l *Loader) logCompile(log hclog.Logger, k engineKind, sha string, size int, interpreted bool) func(error) {
+	if interpreted || l.cached(k, sha) {
+		return func(error) {}
+	}
+	start := time.Now()
+	mb := fmt.Sprintf("%.1f MB", float64(size)/1e6)
+	log.Info("compiling to machine code", "engine", k.name, "module_size", mb)
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(compileProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				log.Info("still compiling", "engine", k.name, "module_size", mb, "elapsed", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func(err error) {
+		close(stop)
+		took := time.Since(start).Round(time.Millisecond)
+		if err != nil {
+			log.Warn("compiling failed", "module_size", mb, "took", took, "error", err)
+			return
+		}
+		log.Info("compiled", "engine", k.name, "module_size", mb, "took", took)
+	}
+}
+
+// InterpretBelow is the largest module a hot swap serves interpreted while
+// it compiles. Below it compiling takes a few seconds and the interpreter
+// covers them; above it the old version keeps serving until the new one is
+// compiled. Measured on two cores with a 26 MB gin plugin: compiled 5,300
+// req/s; interpreted 12-1,500 req/s (most often a few hundred) for the 89 s
+// its background compile (one goroutine) took beside that load, after
+// 4.9 s to load it interpreted; compiled with both cores, 14.5 s.
+// A 2 MB standard-Go plugin compiles in about a second.
+const InterpretBelow = 16_000_000
+
+// InterpretWhileCompiling reports whether a hot swap to a module of this
+// size, not yet compiled, should serve it interpreted meanwhile (small
+// modules) rather than keep the old version until it is compiled.
+func InterpretWhileCompiling(size int64) bool { return size < InterpretBelow }

@@ -162,7 +162,9 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if cfg.Background {
 		workers = 1
 	}
+	logged := l.logCompile(p.log, kind, p.SHA256, len(wasm), cfg.Interpreted)
 	p.compiled, err = p.rt.compile(ctx, wasm, workers, moduleOptions{args: []string{cfg.Name}, env: cfg.Env, dirs: cfg.Dirs})
+	logged(err)
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)

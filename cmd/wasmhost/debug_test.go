@@ -51,3 +51,27 @@ func TestDebugKeepsTheCompilationCache(t *testing.T) {
 		t.Errorf("--debug start took %v, more than twice the %v without it", debug, plain)
 	}
 }
+
+// With --debug and several worker processes, source settings rebuild
+// nothing: the master says so once at start, naming the plugins, instead
+// of ignoring the edits silently.
+func TestDebugPreforkSaysSourcesAreNotRebuilt(t *testing.T) {
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	testutil.CopyFile(t, testutil.Plugin(t, "plugins/examples/hello"), filepath.Join(dir, "hello.wasm"))
+	site := filepath.Join(dir, "site.hcl")
+	writeText(t, site, `server { listen = ["127.0.0.1:0"] }
+plugin "hello" {
+  path   = "hello.wasm"
+  source = "`+filepath.Join(testutil.Root(), "plugins/examples/hello")+`"
+}
+`)
+	p := testutil.StartWasmhost(t, bin, "run", "--debug", "--processes", "2", site)
+	if got := curlBody(t, "http://"+p.Addr+"/"); !strings.HasPrefix(got, "Hello") {
+		t.Errorf("curl / = %q", got)
+	}
+	logs := p.Logs.String()
+	if n := strings.Count(logs, "source rebuilds need processes = 1"); n != 1 || !strings.Contains(logs, "plugins=hello") {
+		t.Errorf("the warning appears %d times (want once, naming hello):\n%s", n, logs)
+	}
+}

@@ -93,3 +93,27 @@ func curlBody(t *testing.T, url string) string {
 	}
 	return string(out)
 }
+
+// A plugin named after a standard-library package ("errors", "log") would
+// get a module path that names two packages, and never build: new refuses
+// it and suggests a name that works; a name that is not a module path
+// ("a.") is refused too.
+func TestNewRefusesUnbuildableNames(t *testing.T) {
+	bin := testutil.Binary(t, "")
+	dir := t.TempDir()
+	for name, want := range map[string]string{
+		"errors": `"errors" is the name of a standard-library package`,
+		"log":    `such as "log-plugin"`,
+		"a.":     "not a usable plugin name",
+	} {
+		cmd := exec.Command(bin, "new", name)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("wasmhost new %s: err=%v, output %q; want a refusal saying %q", name, err, out, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("wasmhost new %s left a folder behind", name)
+		}
+	}
+}

@@ -68,6 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if site.Server.Processes == 1 {
 		return serve(o, site, socks, log, stderr)
 	}
+	warnSourcesNeedOneProcess(site, log)
 	if stopWatch := watchSiteFile(site, log); stopWatch != nil {
 		defer stopWatch()
 	}
@@ -368,4 +369,27 @@ func watchSiteFile(site *config.Site, log hclog.Logger) (stop func()) {
 		return nil
 	}
 	return func() { w.Close() }
+}
+
+// warnSourcesNeedOneProcess says, once, at the start of a prefork master,
+// that the plugins' source settings build nothing there. Rebuilding is the
+// single process's work (it shows compiler errors on the plugin's own
+// requests, which needs the server that serves them); with several workers
+// each would build the same package at once, and the master serves
+// nothing to show errors on. Editing and running wasmhost build still
+// works: every worker's autoreload swaps the new .wasm in.
+func warnSourcesNeedOneProcess(site *config.Site, log hclog.Logger) {
+	if !site.Server.Debug {
+		return
+	}
+	var names []string
+	for _, pc := range site.Plugins {
+		if pc.Source != "" {
+			names = append(names, pc.Name)
+		}
+	}
+	if len(names) > 0 {
+		log.Warn("source rebuilds need processes = 1: with several worker processes edits to these plugins' sources are not rebuilt (run wasmhost build yourself; every worker swaps the new .wasm in), because rebuilding shows compiler errors on the plugin's requests, which only a single process can do",
+			"plugins", strings.Join(names, ", "))
+	}
 }

@@ -73,6 +73,11 @@ func TestTinyGoExamplesServe(t *testing.T) {
 		}
 		testutil.CopyFile(t, filepath.Join(testutil.Root(), "plugins", "examples", name, "main.go"), filepath.Join(pkg, "main.go"))
 	}
+	// And the stack test's plugin (TinyGoStack), built alongside.
+	if err := os.MkdirAll(filepath.Join(mod, "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CopyFile(t, filepath.Join(testutil.Root(), "cmd", "wasmhost", "testdata", "deepstack", "main.go"), filepath.Join(mod, "deep", "main.go"))
 	// The builds run two at a time: a TinyGo build is mostly one core's
 	// work (LLVM), and this machine has two. Standard Go's hello, from the
 	// same module, is built too for comparison (with the usual Go:
@@ -82,7 +87,7 @@ func TestTinyGoExamplesServe(t *testing.T) {
 		args []string
 	}
 	jobs := []job{{offlineEnv(), []string{"build", "-o", "tg/hello/hello-go.wasm", "tg/hello"}}}
-	for _, name := range examples {
+	for _, name := range append(examples, "deep") {
 		jobs = append(jobs, job{env, []string{"build", "--tinygo", "tg/" + name}})
 	}
 	errs := make([]error, len(jobs))
@@ -124,6 +129,7 @@ func TestTinyGoExamplesServe(t *testing.T) {
 
 	// python3 drives the checks: a client that is not Go's.
 	runPython(t, python, p, tinygoClient, p.Addr)
+	checkTinyGoStack(t, bin, dir, env)
 }
 
 // runPython runs a python3 script against the wasmhost process p; its

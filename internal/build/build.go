@@ -24,7 +24,8 @@ type Options struct {
 	// TinyGoScheduler is TinyGo's -scheduler; "" means "none" (see
 	// DefaultTinyGoScheduler).
 	TinyGoScheduler string
-	LDFlags         string // passed to go build -ldflags (standard Go only), e.g. "-X main.version=2"
+	LDFlags         string // passed to the compiler's -ldflags, e.g. "-X main.version=2"
+	Tags            string // passed to the compiler's -tags: build tags, comma- or space-separated
 	// BeforeInstall, if set, runs on the finished module before it is
 	// renamed into place (wasmhost build compiles it into the cache there,
 	// so a server watching the output swaps it in without compiling).
@@ -68,31 +69,10 @@ func Build(ctx context.Context, opt Options) (string, error) {
 	tmpOut := filepath.Join(filepath.Dir(absOut), "."+filepath.Base(absOut)+".building-"+strconv.Itoa(os.Getpid()))
 	defer os.Remove(tmpOut)
 
-	var cmd *exec.Cmd
-	if opt.TinyGo {
-		tinygo, err := findTinyGo(ctx)
-		if err != nil {
-			return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
-		}
-		sched := opt.TinyGoScheduler
-		if sched == "" {
-			sched = DefaultTinyGoScheduler
-		}
-		cmd = exec.CommandContext(ctx, tinygo, "build", "-target=wasip1", "-buildmode=c-shared", "-scheduler="+sched, "-o", tmpOut, ".")
-		cmd.Env = os.Environ()
-	} else {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			return "", fmt.Errorf("build %s: the go command was not found in PATH; install Go 1.24 or later (https://go.dev/dl/)", opt.PkgDir)
-		}
-		args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut}
-		if opt.LDFlags != "" {
-			args = append(args, "-ldflags", opt.LDFlags)
-		}
-		cmd = exec.CommandContext(ctx, goTool, append(args, ".")...)
-		// Later entries win, so these override whatever the user's
-		// environment says.
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	defer os.Remove(tinygoTargetPath(filepath.Dir(tmpOut)))
+	cmd, err := compileCommand(ctx, opt, tmpOut)
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	cmd.Dir = opt.PkgDir
 	var output bytes.Buffer // kept to explain a failure the compiler words obscurely
@@ -124,6 +104,46 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	return out, nil
+}
+
+// compileCommand is the go (or tinygo) command that builds the package to
+// out.
+func compileCommand(ctx context.Context, opt Options, out string) (*exec.Cmd, error) {
+	var flags []string
+	if opt.Tags != "" {
+		flags = append(flags, "-tags", opt.Tags)
+	}
+	if opt.LDFlags != "" {
+		flags = append(flags, "-ldflags", opt.LDFlags)
+	}
+	if opt.TinyGo {
+		tinygo, err := findTinyGo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sched := opt.TinyGoScheduler
+		if sched == "" {
+			sched = DefaultTinyGoScheduler
+		}
+		target, err := tinygoTarget(filepath.Dir(out))
+		if err != nil {
+			return nil, err
+		}
+		args := append([]string{"build", "-target=" + target, "-buildmode=c-shared", "-scheduler=" + sched}, flags...)
+		cmd := exec.CommandContext(ctx, tinygo, append(args, "-o", out, ".")...)
+		cmd.Env = os.Environ()
+		return cmd, nil
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return nil, errors.New("the go command was not found in PATH; install Go 1.24 or later (https://go.dev/dl/)")
+	}
+	args := append([]string{"build", "-buildmode=c-shared", "-trimpath"}, flags...)
+	cmd := exec.CommandContext(ctx, goTool, append(args, "-o", out, ".")...)
+	// Later entries win, so these override whatever the user's
+	// environment says.
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	return cmd, nil
 }
 
 // DefaultOutput is where a package's plugin goes without -o:

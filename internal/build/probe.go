@@ -13,12 +13,17 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/internal/stacktrace"
 )
 
 // ErrNoHandler is what Build reports for a package whose init never
 // registers a handler: it would compile, load, and answer every request
 // with a 500.
 var ErrNoHandler = errors.New("the package never registers a handler: call sdk.Handle, sdk.HandleGateway or sdk.HandleMiddleware from an init function")
+
+// ErrInitFails is what Build reports for a module whose initialisers trap
+// or exit: no server could load it.
+var ErrInitFails = errors.New("the module's initialisation fails, so no server can load it")
 
 // noHandlerLog is what the SDK logs when a request finds nothing registered.
 const noHandlerLog = "no handler registered"
@@ -37,7 +42,8 @@ const probeTimeout = 10 * time.Second
 // init and asking does. The stand-ins give the handler no outside world:
 // every host function it calls beyond the request itself fails, and the
 // module has no files, network or environment. Any other failure (a trap, an
-// unknown import) is left for loading to report, with its own message.
+// unknown import) is left for loading to report, with its own message,
+// except a failing initialiser (initError).
 func checkRegistered(ctx context.Context, wasmPath string) error {
 	code, err := os.ReadFile(wasmPath)
 	if err != nil {
@@ -60,14 +66,20 @@ func checkRegistered(ctx context.Context, wasmPath string) error {
 	if err := p.instantiateHost(ctx, rt, cm); err != nil {
 		return nil
 	}
-	cfg := wazero.NewModuleConfig().WithStartFunctions().WithName("")
+	var stderr bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStartFunctions().WithName("").WithStderr(&stderr).WithStdout(&stderr)
 	mod, err := rt.InstantiateModule(ctx, cm, cfg)
 	if err != nil {
 		return nil
 	}
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(ctx); err != nil {
-			return nil
+			if p.denied {
+				// It asked for a service the probe does not offer,
+				// which a server may well grant.
+				return nil
+			}
+			return initError(ctx, err, stderr.Bytes())
 		}
 	}
 	handle := mod.ExportedFunction(abi.ExportHandle)
@@ -83,10 +95,35 @@ func checkRegistered(ctx context.Context, wasmPath string) error {
 	return nil
 }
 
+// maxInitOutput bounds how much of the guest's output an init failure
+// shows: its end, where a Go panic's message and stack are.
+const maxInitOutput = 4 << 10
+
+// initError is the refusal of a module whose initialisers fail: with the
+// probe's stand-ins the host functions they may call all answer, so an
+// initialiser that traps (a TinyGo stack overflow, a nil dereference) or
+// exits (a standard-Go panic) does the same when the server loads it, and
+// every load of the plugin would fail. A probe that ran out of time says
+// nothing: the initialiser may be waiting for a service the probe lacks.
+func initError(ctx context.Context, err error, output []byte) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	msg := stacktrace.Collapse(err.Error())
+	if out := bytes.TrimSpace(output); len(out) > 0 {
+		if len(out) > maxInitOutput {
+			out = append([]byte("…"), out[len(out)-maxInitOutput:]...)
+		}
+		msg += "\nits output:\n" + string(out)
+	}
+	return fmt.Errorf("%w: %s", ErrInitFails, msg)
+}
+
 // probeHost stands in for the host during the probe.
 type probeHost struct {
 	environ []byte
 	logs    []byte
+	denied  bool // a service was asked for and refused
 }
 
 func probeEnviron() []byte {
@@ -154,5 +191,5 @@ func (p *probeHost) function(name string) func(mem api.Memory, stack []uint64) i
 	case abi.ImportBodyRead, abi.ImportStartResponse, abi.ImportBodyWrite, abi.ImportBodyFlush:
 		return func(api.Memory, []uint64) int32 { return 0 }
 	}
-	return func(api.Memory, []uint64) int32 { return abi.ErrState }
+	return func(api.Memory, []uint64) int32 { p.denied = true; return abi.ErrState }
 }

@@ -214,7 +214,7 @@ var tlsSchema = &hcl.BodySchema{
 func (d *decoder) decodeTLS(b *hcl.Block) *TLS {
 	content, diags := b.Body.Content(tlsSchema)
 	d.diags = append(d.diags, diags...)
-	t := &TLS{}
+	t := &TLS{Range: b.DefRange}
 	for _, f := range []struct {
 		name, example string
 		dst           *string
@@ -279,8 +279,10 @@ func (d *decoder) decodeStatic(b *hcl.Block) *Static {
 		URLPrefix: DefaultStaticURLPrefix,
 		HashCache: !d.site.Server.Debug,
 		RootFiles: []string{},
+		PathRange: b.DefRange,
 	}
 	if a := attrs["path"]; a != nil {
+		st.PathRange = a.Expr.Range()
 		if p, ok := d.path(a.Expr, "static.path"); ok {
 			st.Path = p
 		}

@@ -113,7 +113,7 @@ func (d *decoder) middlewareList(p *Plugin, expr hcl.Expression, what string) {
 
 // resolveChains checks every middleware list against the plugins, settles
 // the mount of plugins that have none (chain-only when a list names them,
-// "/" otherwise, as before middleware existed), and expands each plugin's
+// "/" otherwise until CheckKinds knows whether they are handlers), and expands each plugin's
 // chain, reporting cycles and a plugin met twice in one chain.
 func (d *decoder) resolveChains() {
 	byName := map[string]*Plugin{}
@@ -149,17 +149,9 @@ func (d *decoder) resolveChains() {
 			p.Mount = "" // used only in chains
 			continue
 		}
-		p.Mount = DefaultMount
-		if prev, dup := d.mounts[p.Mount]; dup {
-			d.errorf(p.MountRange, "Duplicate mount",
-				"plugin %q has no mount, so it is mounted at \"/\", which %s already mounts (declared at %s); a plugin without a mount is used only in chains when some middleware list names it.",
-				p.Name, prev.who, prev.rng)
-		} else {
-			if d.mounts == nil {
-				d.mounts = map[string]declared{}
-			}
-			d.mounts[p.Mount] = declared{"plugin " + quote(p.Name), p.MountRange}
-		}
+		// "/" for a handler; whether it is one, and so whether "/" is
+		// free for it, is known once the module is loaded (CheckKinds).
+		p.Mount, p.MountDefault = DefaultMount, true
 	}
 	for i := range d.site.Plugins {
 		p := &d.site.Plugins[i]
@@ -219,26 +211,47 @@ func (d *decoder) expand(p *Plugin, byName map[string]*Plugin, path []string) ([
 
 // CheckKinds checks the plugins' uses against their kinds, which are known
 // only once the modules are loaded: a mounted plugin must be a handler, and
-// one named in a middleware list a middleware. middleware says whether a
-// loaded plugin is one; ok false for plugins not loaded (left unchecked).
+// one named in a middleware list a middleware. It also settles the mount of
+// plugins that have none and that no list names (MountDefault): a handler
+// gets "/" (an error if another plugin mounts it), a middleware none (a
+// warning: it serves nothing), so that removing the last chain through a
+// middleware does not make it collide with the site's "/". middleware says
+// whether a loaded plugin is one; ok false for plugins not loaded (taken as
+// handlers for the mount, otherwise left unchecked).
 func CheckKinds(site *Site, middleware func(name string) (isMiddleware, ok bool)) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	bad := func(rng hcl.Range, summary, format string, args ...any) {
+	add := func(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, format string, args ...any) {
 		r := rng
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: &r})
+		diags = append(diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: &r})
 	}
-	for _, p := range site.Plugins {
-		if mw, ok := middleware(p.Name); ok && mw && p.Mount != "" {
-			what := "mounts it at " + quote(p.Mount)
-			if !p.MountSet {
-				what = "it has no mount and no middleware list names it, so it is mounted at \"/\""
-			}
-			bad(p.MountRange, "Middleware mounted as a handler",
-				"plugin %q is a middleware (it calls sdk.HandleMiddleware), but %s: name it in another plugin's middleware list instead.", p.Name, what)
+	mounts := map[string]*Plugin{}
+	for i := range site.Plugins {
+		if p := &site.Plugins[i]; p.MountSet {
+			mounts[p.Mount] = p
+		}
+	}
+	for i := range site.Plugins {
+		p := &site.Plugins[i]
+		mw, ok := middleware(p.Name)
+		switch {
+		case p.MountDefault && ok && mw:
+			p.Mount = ""
+			add(hcl.DiagWarning, p.Range, "Unused middleware",
+				"plugin %q is a middleware (it calls sdk.HandleMiddleware) that no middleware list names, so it serves nothing.", p.Name)
+		case p.MountDefault && mounts[DefaultMount] != nil:
+			prev := mounts[DefaultMount]
+			add(hcl.DiagError, p.MountRange, "Duplicate mount",
+				"plugin %q has no mount, so it is mounted at \"/\", which plugin %q already mounts (declared at %s); a plugin without a mount is used only in chains when some middleware list names it.",
+				p.Name, prev.Name, prev.MountRange)
+		case p.MountDefault:
+			mounts[DefaultMount] = p
+		case ok && mw && p.Mount != "":
+			add(hcl.DiagError, p.MountRange, "Middleware mounted as a handler",
+				"plugin %q is a middleware (it calls sdk.HandleMiddleware), but mounts it at %s: name it in another plugin's middleware list instead.", p.Name, quote(p.Mount))
 		}
 		for j, name := range p.Middleware {
 			if mw, ok := middleware(name); ok && !mw {
-				bad(p.MiddlewareRanges[j], "Handler used as middleware",
+				add(hcl.DiagError, p.MiddlewareRanges[j], "Handler used as middleware",
 					"plugin %q: %q is a handler (it calls sdk.Handle), not a middleware (sdk.HandleMiddleware).", p.Name, name)
 			}
 		}

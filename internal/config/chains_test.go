@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,44 @@ plugin "other" {
 	}
 	if want := map[string]string{"auth": "session", "app": "session", "other": "other"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("cookie scopes %v, want %v (default: the plugin's own name)", got, want)
+	}
+}
+
+// A plugin without a mount that no list names is mounted at "/" only if it
+// is a handler: a middleware gets no mount and a warning, so removing the
+// last chain through it does not make it collide with the site's "/"; two
+// such handlers still collide.
+func TestCheckKindsSettlesDefaultMounts(t *testing.T) {
+	const src = `
+plugin "app" {
+  path  = "a.wasm"
+  mount = "/"
+}
+plugin "auth" { path = "m.wasm" }
+`
+	site, diags := mustParse(t, src, "site.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("a middleware without a mount beside a handler at /: %s", FormatDiagnostics(diags))
+	}
+	isMW := func(mw ...string) func(string) (bool, bool) {
+		return func(name string) (bool, bool) { return slices.Contains(mw, name), true }
+	}
+	diags = CheckKinds(site, isMW("auth"))
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "Unused middleware" || diags[0].Subject.Start.Line != 6 {
+		t.Errorf("CheckKinds: %q; want one warning, Unused middleware at line 6", FormatDiagnostics(diags))
+	}
+	if m := site.Plugins[1].Mount; m != "" {
+		t.Errorf("the unused middleware is mounted at %q, want no mount", m)
+	}
+
+	site, _ = mustParse(t, src, "site.hcl")
+	diags = CheckKinds(site, isMW())
+	if len(diags.Errs()) != 1 || diags[0].Summary != "Duplicate mount" || diags[0].Subject.Start.Line != 6 {
+		t.Errorf("CheckKinds with auth a handler: %q; want Duplicate mount at line 6", FormatDiagnostics(diags))
+	}
+	site, _ = mustParse(t, "plugin \"a\" { path = \"a.wasm\" }\nplugin \"b\" { path = \"b.wasm\" }\n", "site.hcl")
+	diags = CheckKinds(site, func(string) (bool, bool) { return false, false }) // neither loaded
+	if len(diags.Errs()) != 1 || diags[0].Summary != "Duplicate mount" || diags[0].Subject.Start.Line != 2 {
+		t.Errorf("two plugins without a mount, kinds unknown: %q; want Duplicate mount at line 2", FormatDiagnostics(diags))
 	}
 }

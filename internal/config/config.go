@@ -50,7 +50,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxURLLength      = 8 << 10
-	DefaultCacheSize         = 1 << 30
+	DefaultCacheSize         = 4 << 30
 
 	DefaultAdminListen = "127.0.0.1:9901"
 
@@ -94,6 +94,9 @@ type Site struct {
 	Plugins  []Plugin
 	KV       []KV      // kv blocks, in file order
 	Outbound *Outbound // nil when there is no outbound block
+	// Flawed holds the plugin blocks that had errors, as far as they
+	// decoded: only LoadPartial returns a site that has any.
+	Flawed []Plugin
 
 	// Which debug-derived settings the file set explicitly, so that ApplyDebug
 	// (the --debug flag) can recompute the others without overriding the user.
@@ -129,7 +132,10 @@ type Server struct {
 }
 
 // TLS holds absolute paths; their existence is checked when they are loaded.
-type TLS struct{ Cert, Key string }
+type TLS struct {
+	Cert, Key string
+	Range     hcl.Range // the tls block's header, for diagnostics about the files
+}
 
 type Admin struct{ Listen string }
 
@@ -138,6 +144,8 @@ type Static struct {
 	URLPrefix string   // starts and ends with "/"
 	HashCache bool     // !Debug unless set
 	RootFiles []string // plain file names; robots.txt and favicon.ico are implied and not listed here
+
+	PathRange hcl.Range // the path expression, or the block header without one
 }
 
 type Plugin struct {
@@ -163,6 +171,9 @@ type Plugin struct {
 	// mount that some middleware list names.
 	MountSet   bool      // mount was given
 	MountRange hcl.Range // the mount expression, or the block header without one
+	// MountDefault: no mount and no middleware list names it, so Mount is
+	// "/" for a handler and "" for a middleware, which CheckKinds settles.
+	MountDefault bool
 	// Middleware is the plugin's middleware list as written (plugin names
 	// or built-in names), outermost first, with each element's range.
 	Middleware       []string
@@ -197,6 +208,30 @@ func (s *Site) ApplyDebug(debug bool) {
 // exactly as given, so messages read like "site.hcl:7,3-9: ...". On error
 // diags.HasErrors() is true and the *Site is nil.
 func Load(path string) (*Site, hcl.Diagnostics) {
+	site, diags := LoadPartial(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return site, diags
+}
+
+// Parse is Load on bytes already read; filename is used in ranges and, through
+// its folder, to resolve relative paths.
+func Parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
+	site, diags := parse(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return site, diags
+}
+
+// LoadPartial is Load for `wasmhost check`: it returns the site as far as
+// it decoded even when there are errors (nil only when the file cannot be
+// read or parsed), so that check goes on to load the plugins and open the
+// static folder and reports every problem in one run. Plugin blocks with
+// errors are left out of Plugins and kept in Flawed. The site must never
+// be served.
+func LoadPartial(path string) (*Site, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -205,12 +240,14 @@ func Load(path string) (*Site, hcl.Diagnostics) {
 			Detail:   err.Error(),
 		}}
 	}
-	return Parse(src, path)
+	return parse(src, path)
 }
 
-// Parse is Load on bytes already read; filename is used in ranges and, through
-// its folder, to resolve relative paths.
-func Parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
+// SortDiagnostics orders diagnostics by file and position (those without a
+// position first), as Load does with its own.
+func SortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics { return sortDiags(diags) }
+
+func parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
 	abs, err := filepath.Abs(filename)
 	if err != nil {
 		abs = filepath.Clean(filename)
@@ -229,9 +266,6 @@ func Parse(src []byte, filename string) (*Site, hcl.Diagnostics) {
 	d.eval = d.evalContext()
 	d.decodeFile(body)
 	d.redactSecrets()
-	if d.diags.HasErrors() {
-		return nil, sortDiags(d.diags)
-	}
 	return site, sortDiags(d.diags)
 }
 
@@ -288,6 +322,8 @@ func (d *decoder) decodeFile(body hcl.Body) {
 	for _, b := range plugins {
 		if p, ok := d.decodePlugin(b); ok {
 			d.site.Plugins = append(d.site.Plugins, p)
+		} else {
+			d.site.Flawed = append(d.site.Flawed, p)
 		}
 	}
 	d.resolveChains()

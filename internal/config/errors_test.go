@@ -33,7 +33,6 @@ func TestErrorPositions(t *testing.T) {
 		{"duplicate tls", tls + "  tls {\n    cert = \"c\"\n    key = \"k\"\n  }\n}\n", 6, 3, "Duplicate tls block", "site.hcl:2,3-6"},
 		{"duplicate plugin name", "plugin \"a\" {\n  path = \"a.wasm\"\n  mount = \"/a\"\n}\nplugin \"a\" {\n  path = \"b.wasm\"\n  mount = \"/b\"\n}\n", 5, 1, "Duplicate plugin name", "site.hcl:1,1-11"},
 		{"duplicate mount", "plugin \"a\" {\n  path = \"a.wasm\"\n  mount = \"/x/\"\n}\nplugin \"b\" {\n  path = \"b.wasm\"\n  mount = \"/x\"\n}\n", 7, 11, "Duplicate mount", "site.hcl:3,11-16"},
-		{"duplicate default mount", "plugin \"a\" {\n  path = \"a.wasm\"\n}\nplugin \"b\" {\n  path = \"b.wasm\"\n}\n", 4, 1, "Duplicate mount", "site.hcl:1,1-11"},
 		{"duplicate listen", sv(`  listen = [":80", ":80"]`), 2, 20, "Duplicate listen address", "site.hcl:2,13-18"},
 		{"duplicate listen normalized", sv(`  listen = ["[::1]:80", "[0:0::1]:080"]`), 2, 25, "Duplicate listen address", ""},
 		{"duplicate root file", st(`  root_files = ["a", "a"]`), 2, 22, "Duplicate root file", "site.hcl:2,17-20"},

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,8 +51,11 @@ func Create(dir string) error {
 		return fmt.Errorf("new %s: %w", dir, err)
 	}
 	name := filepath.Base(abs)
-	if !validName.MatchString(name) || strings.HasSuffix(name, ".wasm") {
-		return fmt.Errorf("new %s: %q is not a usable plugin name (letters, digits, '.', '-', '_'; starting with a letter or digit)", dir, name)
+	if !validName.MatchString(name) || strings.HasSuffix(name, ".wasm") || strings.HasSuffix(name, ".") {
+		return fmt.Errorf("new %s: %q is not a usable plugin name (letters, digits, '.', '-', '_'; starting with a letter or digit, not ending with '.')", dir, name)
+	}
+	if err := checkNotStd(name); err != nil {
+		return fmt.Errorf("new %s: %w", dir, err)
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("new %s: the folder exists and is not empty", dir)
@@ -77,6 +81,24 @@ func Create(dir string) error {
 		}
 	}
 	return nil
+}
+
+// checkNotStd refuses a name that is also a standard-library package path
+// ("errors", "log", "net"): the module path would then name two packages,
+// and every build of the module fails with "ambiguous import: found
+// package errors in multiple modules". The standard library is whatever
+// the go command's GOROOT holds; without a go command nothing can build
+// the module anyway, and the check is skipped.
+func checkNotStd(name string) error {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil
+	}
+	goroot := strings.TrimSpace(string(out))
+	if fi, err := os.Stat(filepath.Join(goroot, "src", name)); err != nil || !fi.IsDir() || goroot == "" {
+		return nil
+	}
+	return fmt.Errorf("%q is the name of a standard-library package, so a module named after it cannot build (ambiguous import); choose another name, such as %q", name, name+"-plugin")
 }
 
 func writeTemplate(path, name string, data any) error {
