@@ -26,8 +26,8 @@ func init() {
 // (a GET, or for a path starting "POST " a chunked body of random pieces),
 // reads a little of the answer and closes, half of the time with a reset
 // (SO_LINGER 0); half of the bodies are cut off before their end, the
-// others complete (with seconds 0, a body is left open and the answer
-// read from the first piece the handler echoes). Arguments: host port seconds clients path...; with
+// others complete (with seconds 0, a body of 90,000 bytes is left open and
+// the answer read from the first piece the handler echoes). Arguments: host port seconds clients path...; with
 // seconds 0, each path once, one after the other, reading the head and
 // the first piece of the body. It prints how many clients left and how many connections
 // failed outright.
@@ -45,8 +45,11 @@ def one(path, want, reset):
     try:
         if body:
             s.sendall(("POST %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" % path).encode())
-            for _ in range(random.randint(1, 4)):
-                chunk = b"x" * random.randint(1, 40000)
+            # With seconds 0 the body left open passes the default
+            # body_read_ahead (64 KiB), so the guest is called.
+            sizes = [30000] * 3 if seconds == 0 else [random.randint(1, 40000) for _ in range(random.randint(1, 4))]
+            for size in sizes:
+                chunk = b"x" * size
                 s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
             if seconds > 0 and random.random() < 0.5:
                 return  # gone in the middle of its body

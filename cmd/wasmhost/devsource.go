@@ -30,7 +30,7 @@ func buildSources(ctx context.Context, site *config.Site, log hclog.Logger) *dev
 		}
 		b := &devbuild.Builder{
 			Name:    pc.Name,
-			Options: build.Options{PkgDir: pc.Source, Output: pc.Path},
+			Options: build.Options{PkgDir: pc.Source, Output: pc.Path, InstallFailingInit: true},
 			Log:     log.Named(pc.Name).Named("build"),
 		}
 		d.builders = append(d.builders, b)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -148,7 +150,7 @@ func TestRunInvalidConfigExits2(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runCLI("version")
-	if code != 0 || !strings.Contains(out, "abi       1.2") || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "wazy      v0.") || !strings.Contains(out, "go        go1.") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("abi       %d.%d", abi.VersionMajor, abi.VersionMinor)) || !strings.Contains(out, "wazero    v1.") || !strings.Contains(out, "wazy      v0.") || !strings.Contains(out, "go        go1.") {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }

@@ -29,8 +29,14 @@ type Options struct {
 	// BeforeInstall, if set, runs on the finished module before it is
 	// renamed into place (wasmhost build compiles it into the cache there,
 	// so a server watching the output swaps it in without compiling).
-	BeforeInstall  func(path string) error
-	Stdout, Stderr io.Writer // compiler output goes here
+	BeforeInstall func(path string) error
+	// InstallFailingInit installs a module whose initialisers fail instead
+	// of refusing it. A debug server sets it: its loader then refuses the
+	// version the way it refuses any other, and the plugin's requests get
+	// an error page with the initialiser's panic rather than an empty
+	// compiler report.
+	InstallFailingInit bool
+	Stdout, Stderr     io.Writer // compiler output goes here
 }
 
 // DefaultTinyGoScheduler is the TinyGo scheduler plugins get unless asked
@@ -92,7 +98,7 @@ func Build(ctx context.Context, opt Options) (string, error) {
 		}
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
-	if err := checkRegistered(ctx, tmpOut); err != nil {
+	if err := checkRegistered(ctx, tmpOut); err != nil && !(opt.InstallFailingInit && errors.Is(err, ErrInitFails)) {
 		return "", fmt.Errorf("build %s: %w", opt.PkgDir, err)
 	}
 	if opt.BeforeInstall != nil {
