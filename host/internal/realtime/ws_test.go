@@ -48,8 +48,8 @@ run(main)
 `, s.WS("/ws"))
 	var got struct {
 		Echo, User, ID string
-		Binary       []int
-		Code         int
+		Binary         []int
+		Code           int
 	}
 	decode(t, out, &got)
 	if got.Echo != "hello" || got.User != "ann" || len(got.Binary) != 3 || got.Binary[2] != 255 || got.Code != 1000 {
