@@ -3,11 +3,14 @@ package realtimetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host/internal/realtime"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -76,4 +79,45 @@ func run(t testing.TB, cmd *exec.Cmd) []byte {
 		t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", cmd.Args[0], err, out.Bytes(), errb.Bytes())
 	}
 	return out.Bytes()
+}
+
+// AcrossHubs is a Python client for two servers whose hubs share a
+// backend: a publish on one reaches subscribers on both, SendTo on one
+// reaches a connection on the other, and an event stream on the other
+// gets the publish too.
+const AcrossHubs = `
+async def main(a_url, b_url):
+    a = await connect(a_url + "/ws?topic=room")
+    b = await connect(b_url + "/ws?topic=room")
+    await a.send("pub:room:from a")
+    got = [await recv(a), await recv(b)]
+    await b.send("id")
+    b_id = await recv(b)
+    await a.send("to:" + b_id + ":to b")
+    private = await recv(b)
+    await b.send("pub:room:from b")
+    back = [await recv(a), await recv(b)]
+    await a.close(); await b.close()
+    return {"got": got, "private": private, "back": back, "b_id": b_id}
+run(main)
+`
+
+// CheckAcrossHubs runs AcrossHubs against a and b.
+func CheckAcrossHubs(t testing.TB, a, b *Server) {
+	t.Helper()
+	out := Python(t, AcrossHubs, a.WS(""), b.WS(""))
+	var got struct {
+		Got, Back []string
+		Private   string
+		BID       string `json:"b_id"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if strings.Join(got.Got, "|") != "from a|from a" || got.Private != "to b" || strings.Join(got.Back, "|") != "from b|from b" {
+		t.Fatalf("across hubs: %+v", got)
+	}
+	if realtime.HubOf(got.BID) != b.Hub.ID() {
+		t.Fatalf("b's connection %q is not of b's hub %q", got.BID, b.Hub.ID())
+	}
 }
