@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/host/internal/realtime"
+	"github.com/wasmhost/wasmhost/host/internal/realtime/realtimetest"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -68,8 +69,12 @@ func curlStream(t *testing.T, url string, args ...string) (lines, *exec.Cmd) {
 // event, its lines as data: lines; keep-alive comments come between; the
 // stream ends when the client goes; Last-Event-ID replays what followed.
 func TestCurlEvents(t *testing.T) {
-	s := newServer(t, map[string]realtime.Settings{})
-	s.Stream.KeepAlive = 200 * time.Millisecond
+	hub, err := realtime.NewHub(nil, realtime.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	s := realtimetest.NewServerStreams(t, hub, nil, realtime.StreamOptions{KeepAlive: 200 * time.Millisecond})
 	ctx := context.Background()
 	l, cmd := curlStream(t, s.URL+"/events?topic=news&topic=sport")
 	l.until(": stream open")

@@ -120,13 +120,19 @@ type Server struct {
 	Hub       *realtime.Hub
 	Events    *Events
 	Endpoints map[string]*realtime.Endpoint
-	Stream    realtime.StreamOptions
+	Stream    realtime.StreamOptions // read by every request: set it with NewServerStreams
 }
 
 // NewServer serves endpoints, one per path with its settings, over hub.
 func NewServer(t testing.TB, hub *realtime.Hub, endpoints map[string]realtime.Settings) *Server {
 	t.Helper()
-	s := &Server{Hub: hub, Events: &Events{Hub: hub, Closes: make(chan Closed, 4096)}, Endpoints: map[string]*realtime.Endpoint{}}
+	return NewServerStreams(t, hub, endpoints, realtime.StreamOptions{})
+}
+
+// NewServerStreams is NewServer with the event streams' options.
+func NewServerStreams(t testing.TB, hub *realtime.Hub, endpoints map[string]realtime.Settings, so realtime.StreamOptions) *Server {
+	t.Helper()
+	s := &Server{Stream: so, Hub: hub, Events: &Events{Hub: hub, Closes: make(chan Closed, 4096)}, Endpoints: map[string]*realtime.Endpoint{}}
 	mux := http.NewServeMux()
 	for path, set := range endpoints {
 		ep := realtime.NewEndpoint(hub, s.Events, set)
