@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -137,6 +138,31 @@ run(main)
 	}
 	decode(t, out, &got)
 	if got.First != "before" || got.Code != 4001 || got.Reason != "done" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// Shutdown closes every connection with the code given (1001 as a worker
+// goes away) after the messages already queued.
+func TestPythonShutdown(t *testing.T) {
+	s := newServer(t, map[string]realtime.Settings{"/ws": {}})
+	ep := s.Endpoints["/ws"]
+	go func() {
+		for ep.Stats().Open < 2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		ep.Shutdown(context.Background(), 1001, "going away")
+	}()
+	out := realtimetest.Python(t, `
+async def main(url):
+    a = await connect(url)
+    b = await connect(url)
+    return {"a": await closed_code(a), "b": await closed_code(b), "after": await status_of(url)}
+run(main)
+`, s.WS("/ws"))
+	var got struct{ A, B, After int }
+	decode(t, out, &got)
+	if got.A != 1001 || got.B != 1001 || got.After != 503 {
 		t.Fatalf("got %+v", got)
 	}
 }
