@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -51,7 +50,6 @@ type Conn struct {
 	readErr    error
 
 	done chan struct{}
-	open atomic.Bool
 }
 
 func newConn(e *Endpoint, id string) *Conn {
@@ -172,8 +170,9 @@ func (c *Conn) leave() {
 // out, pings start, and a goroutine reads and delivers events.
 func (c *Conn) start(ws *websocket.Conn) {
 	ws.SetReadLimit(c.ep.set.MaxMessageSize)
-	c.ep.add(c)
-	c.open.Store(true)
+	if !c.ep.add(c) {
+		c.Close(int(websocket.StatusGoingAway), "shutting down")
+	}
 	c.mu.Lock()
 	c.ws = ws
 	startWriter := len(c.queue) > 0 && !c.writing

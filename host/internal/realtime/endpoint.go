@@ -130,10 +130,23 @@ func (e *Endpoint) reserve() error {
 	return nil
 }
 
-func (e *Endpoint) add(c *Conn) {
+// add tracks an upgraded connection; false means Shutdown has begun
+// since its upgrade was reserved, and it should close at once.
+func (e *Endpoint) add(c *Conn) bool {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.conns[c] = struct{}{}
-	e.mu.Unlock()
+	return !e.shutdown
+}
+
+func (e *Endpoint) snapshot() []*Conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	conns := make([]*Conn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 func (e *Endpoint) release(c *Conn) {
@@ -151,12 +164,8 @@ func (e *Endpoint) release(c *Conn) {
 func (e *Endpoint) Shutdown(ctx context.Context, code int, reason string) error {
 	e.mu.Lock()
 	e.shutdown = true
-	conns := make([]*Conn, 0, len(e.conns))
-	for c := range e.conns {
-		conns = append(conns, c)
-	}
 	e.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range e.snapshot() {
 		c.Close(code, reason)
 	}
 	done := make(chan struct{})
@@ -165,7 +174,7 @@ func (e *Endpoint) Shutdown(ctx context.Context, code int, reason string) error 
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		for _, c := range conns {
+		for _, c := range e.snapshot() {
 			c.abort(1006, reason)
 		}
 		<-done

@@ -21,6 +21,15 @@ func hub(t *testing.T, sock string) (*realtime.Hub, *relay.Client) {
 	return h, c
 }
 
+func listen(t *testing.T, sock string) *relay.Server {
+	t.Helper()
+	srv, err := relay.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
 func waitPeers(t *testing.T, s *relay.Server, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); s.Peers() != n; time.Sleep(10 * time.Millisecond) {
@@ -34,10 +43,7 @@ func waitPeers(t *testing.T, s *relay.Server, n int) {
 // either reaches subscribers on both, SendTo crosses to the other.
 func TestRelayTwoHubs(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "relay.sock")
-	srv, err := relay.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := listen(t, sock)
 	defer srv.Close()
 	ha, _ := hub(t, sock)
 	hb, _ := hub(t, sock)
@@ -50,19 +56,13 @@ func TestRelayTwoHubs(t *testing.T) {
 // A worker whose master restarts the relay joins again by itself.
 func TestRelayReconnect(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "relay.sock")
-	srv, err := relay.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := listen(t, sock)
 	ha, ca := hub(t, sock)
 	hb, _ := hub(t, sock)
 	<-ca.Ready()
 	waitPeers(t, srv, 2)
 	srv.Close()
-	srv, err = relay.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv = listen(t, sock)
 	defer srv.Close()
 	waitPeers(t, srv, 2)
 	a := realtimetest.NewServer(t, ha, map[string]realtime.Settings{"/ws": {}})
@@ -73,10 +73,7 @@ func TestRelayReconnect(t *testing.T) {
 // A second relay on a socket in use is refused rather than stealing it.
 func TestRelaySocketInUse(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "relay.sock")
-	srv, err := relay.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := listen(t, sock)
 	defer srv.Close()
 	if _, err := relay.Listen(sock); err == nil {
 		t.Fatal("a second relay listened on a socket in use")
