@@ -182,10 +182,16 @@ func (h *Hub) SendTo(ctx context.Context, id string, data []byte) error {
 	return h.backend.Send(ctx, hub, Envelope{Kind: KindSendTo, Origin: h.id, ID: h.newMsgID(), Target: id, Data: data})
 }
 
-func (h *Hub) sendLocal(m *message, id string) error {
+// Conn is the open connection id of this hub, or nil: what a host call
+// naming a connection by id resolves it with.
+func (h *Hub) Conn(id string) *Conn {
 	h.mu.RLock()
-	c := h.conns[id]
-	h.mu.RUnlock()
+	defer h.mu.RUnlock()
+	return h.conns[id]
+}
+
+func (h *Hub) sendLocal(m *message, id string) error {
+	c := h.Conn(id)
 	if c == nil {
 		return ErrNoConnection
 	}

@@ -70,4 +70,8 @@ func TestConnIDs(t *testing.T) {
 	if HubOf(id) != a.ID() || id == a.newConnID() {
 		t.Fatalf("conn id %q", id)
 	}
+	if a.Conn(id) != nil || a.SendTo(t.Context(), id, nil) != ErrNoConnection ||
+		a.SendTo(t.Context(), b.newConnID(), nil) != ErrNoConnection {
+		t.Fatal("an id that is not open resolves")
+	}
 }
