@@ -281,6 +281,9 @@ func (c *Conn) event(f func(context.Context) error) (err error) {
 	return err
 }
 
+// ping runs on the ping timer. The pong is read by the reader goroutine,
+// so an event running longer than ping_timeout delays it: event
+// timeouts should be shorter than ping timeouts.
 func (c *Conn) ping() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.ep.set.PingTimeout)
 	err := c.ws.Ping(ctx)

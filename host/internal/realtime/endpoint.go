@@ -25,7 +25,8 @@ type Events interface {
 	// (a trap) closes the connection with 1011.
 	Message(ctx context.Context, c *Conn, m Message) error
 	// Close is called once when the connection has closed, with the
-	// close code (1006 when there was no close frame) and reason.
+	// close code (1006 when there was no close frame) and reason; not
+	// for an upgrade that Open refused.
 	Close(ctx context.Context, c *Conn, code int, reason string)
 }
 
