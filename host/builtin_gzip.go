@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
 // The built-in "gzip" middleware: Tornado's compress_response. It
@@ -26,7 +27,7 @@ const gzipMinLength = 1024
 
 type gzipLink struct{}
 
-func (gzipLink) name() string  { return "gzip" }
+func (gzipLink) name() string  { return builtins.Gzip }
 func (gzipLink) builtin() bool { return true }
 
 func (gzipLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
@@ -103,15 +104,18 @@ func (g *gzipSink) StartResponse(status int32, headers []byte) int32 {
 	if g.started {
 		return abi.ErrState
 	}
+	// Checked now, as the client's exchange would: the head may be held
+	// until the body shows whether to compress, and a guest must learn of
+	// bad headers from its start_response, not from a later body_write.
+	if _, rc := checkStart(status, headers); rc != 0 {
+		return rc
+	}
 	g.started, g.status = true, status
 	g.headers = append(g.headers[:0], headers...)
 	var ctype string
 	candidate := g.accepts && status != http.StatusPartialContent && bodyAllowed(int(status))
 	for enc := headers; len(enc) > 0; {
-		k, v, rest, ok := abi.NextPair(enc)
-		if !ok {
-			return abi.ErrInvalid
-		}
+		k, v, rest, _ := abi.NextPair(enc) // checkStart checked them
 		enc = rest
 		switch textproto.CanonicalMIMEHeaderKey(string(k)) {
 		case "Content-Type":

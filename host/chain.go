@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/internal/builtins"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -82,6 +83,10 @@ type chainCall struct {
 	// tooLarge: a body a middleware supplied passed max_body_size; the
 	// answer must then not look complete (see Server.finish).
 	tooLarge atomic.Bool
+	// guestLog is what the links' guests logged, for the error page; it
+	// goes to the client's exchange once every link is done.
+	logMu    sync.Mutex
+	guestLog []byte
 }
 
 // linkRequest is the request as one link sees it.
@@ -116,7 +121,9 @@ func (s *Server) serveChain(ctx context.Context, ch *chain, ex *exchange, r *htt
 	if flags&abi.FlagHasBody != 0 {
 		req.body = &lockedBody{src: ex}
 	}
+	call.guestLog = ex.guestLog
 	err := ch.serveAt(ctx, call, 0, req, ex)
+	ex.guestLog = call.guestLog // every link's goroutine has ended
 	if call.tooLarge.Load() {
 		ex.tooLarge = true
 	}
@@ -219,22 +226,36 @@ func (s *Server) newChains(st *siteState) error {
 		}
 		ch := &chain{}
 		for _, name := range pc.Chain {
-			switch {
-			case byName[name] != nil:
-				ch.links = append(ch.links, &pluginLink{mp: byName[name]})
-			case name == "gzip":
-				ch.links = append(ch.links, gzipLink{})
-			case name == "xsrf":
-				ch.links = append(ch.links, xsrfLink{})
-			default:
+			if mw := byName[name]; mw != nil {
+				ch.links = append(ch.links, &pluginLink{mp: mw})
+				continue
+			}
+			l := newBuiltin(name)
+			if l == nil {
 				return fmt.Errorf("plugin %q: unknown middleware %q", pc.Name, name) // config checked it
 			}
+			ch.links = append(ch.links, l)
 		}
 		ch.links = append(ch.links, &pluginLink{mp: mp})
 		ch.stats = make([]linkStats, len(ch.links))
 		st.chains[mp] = ch
 	}
 	return nil
+}
+
+// builtinLinks makes the link of each built-in middleware that
+// internal/builtins names; a test checks that every name has one.
+var builtinLinks = map[string]func() link{
+	builtins.Gzip: func() link { return gzipLink{} },
+	builtins.XSRF: func() link { return xsrfLink{} },
+}
+
+// newBuiltin is the link of the built-in middleware name, or nil.
+func newBuiltin(name string) link {
+	if !builtins.Is(name) || builtinLinks[name] == nil {
+		return nil
+	}
+	return builtinLinks[name]()
 }
 
 // ConfigError is a problem with site.hcl found only once the plugins are

@@ -218,17 +218,26 @@ func (ex *exchange) endNow() {
 }
 
 func (ex *exchange) Log(level int32, msg []byte) {
+	ex.guestLog = logGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
+}
+
+// logGuest writes one record of a guest's log (a structured record with
+// its level and fields, or a line of its output) to log, and appends its
+// text to capture, within guestLogCapture, for the error page under
+// serve_traceback. It returns the capture.
+func logGuest(log hclog.Logger, requestID string, level int32, msg, capture []byte) []byte {
 	lvl, text, fields := loader.GuestRecord(level, msg)
-	ex.log.Log(lvl, text, append(fields, "request_id", string(ex.requestID))...)
+	log.Log(lvl, text, append(fields, "request_id", requestID)...)
 	if level&abi.LogStructured != 0 {
 		msg = []byte(text)
 	}
-	if room := guestLogCapture - len(ex.guestLog); room > 0 {
+	if room := guestLogCapture - len(capture); room > 0 {
 		if len(msg) >= room {
 			msg = msg[:room-1]
 		}
-		ex.guestLog = append(append(ex.guestLog, msg...), '\n')
+		capture = append(append(capture, msg...), '\n')
 	}
+	return capture
 }
 
 func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }

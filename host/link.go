@@ -51,8 +51,13 @@ func (lx *linkExchange) StartResponse(status int32, headers []byte) int32 {
 func (lx *linkExchange) WriteBody(p []byte) int32 { return lx.out.WriteBody(p) }
 func (lx *linkExchange) Flush() int32             { return lx.out.Flush() }
 
+// Log is the client's exchange's Log: a link's records keep their level
+// and fields, and what every link logged is on the error page.
 func (lx *linkExchange) Log(level int32, msg []byte) {
-	lx.log.Log(loader.HCLogLevel(level), string(msg), "request_id", lx.call.requestID)
+	c := lx.call
+	c.logMu.Lock() // links log from goroutines of their own
+	defer c.logMu.Unlock()
+	c.guestLog = logGuest(lx.log, c.requestID, level, msg, c.guestLog)
 }
 
 func (lx *linkExchange) StaticURL(path string) string { return lx.call.srv.staticURL(path) }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
 // The built-in "xsrf" middleware: Tornado's xsrf_cookies. Every response
@@ -49,7 +50,7 @@ const (
 
 type xsrfLink struct{}
 
-func (xsrfLink) name() string  { return "xsrf" }
+func (xsrfLink) name() string  { return builtins.XSRF }
 func (xsrfLink) builtin() bool { return true }
 
 func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
