@@ -210,7 +210,7 @@ func (s *Server) newChains(st *siteState) error {
 		return p.Kind == loader.Middleware, true
 	})
 	if diags.HasErrors() {
-		return &ConfigError{Diags: diags}
+		return newConfigError(diags)
 	}
 	for _, d := range diags { // warnings, such as a middleware that serves nothing
 		s.log.Warn(strings.TrimRight(config.FormatDiagnostics(hcl.Diagnostics{d}), "\n"))
@@ -256,14 +256,6 @@ func newBuiltin(name string) link {
 		return nil
 	}
 	return builtinLinks[name]()
-}
-
-// ConfigError is a problem with site.hcl found only once the plugins are
-// loaded, such as a handler named in a middleware list.
-type ConfigError struct{ Diags hcl.Diagnostics }
-
-func (e *ConfigError) Error() string {
-	return strings.TrimRight(config.FormatDiagnostics(e.Diags), "\n")
 }
 
 // checkSwapKind refuses a new version of a plugin that is not of the kind

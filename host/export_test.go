@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/loader"
 )
 
 // OpenStores is the number of key-value stores s has open.
@@ -12,7 +15,7 @@ func OpenStores(s *Server) int { return s.stores.openCount() }
 
 // SetStoreGrace makes a store left without a claim by a reload close after
 // d instead of after the longest request timeout.
-func SetStoreGrace(s *Server, d time.Duration) { s.storeGraceForTests = d }
+func SetStoreGrace(s *Server, d time.Duration) { s.storeGrace = d }
 
 // AsAccepted is r with what the server attaches to the requests of a
 // connection it accepted (its connInfo), so that a benchmark calling
@@ -20,4 +23,26 @@ func SetStoreGrace(s *Server, d time.Duration) { s.storeGraceForTests = d }
 func AsAccepted(r *http.Request) *http.Request {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
 	return r.WithContext(context.WithValue(r.Context(), connInfoKey{}, newConnInfo(r.RemoteAddr, local)))
+}
+
+// SiteOf is the Site of a configuration a test built (and may edit
+// before serving it).
+func SiteOf(c *config.Site) *Site { return &Site{cfg: c} }
+
+// Plugin returns the loaded plugin with that name, or nil.
+func (s *Server) Plugin(name string) *loader.Plugin {
+	if mp := s.state.Load().plugin(name); mp != nil {
+		return mp.current.Load().plugin
+	}
+	return nil
+}
+
+// PluginStats returns every plugin's counters, by name.
+func (s *Server) PluginStats() map[string]loader.Stats {
+	st := s.state.Load()
+	m := make(map[string]loader.Stats, len(st.plugins))
+	for _, mp := range st.plugins {
+		m[mp.cfg.Name] = mp.stats()
+	}
+	return m
 }

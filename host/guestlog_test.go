@@ -54,7 +54,7 @@ func guestLogLevelsAndFields(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	srv, err := host.New(context.Background(), host.Options{Site: site, Loader: l, Logger: log})
+	srv, err := host.New(context.Background(), host.Options{Site: host.SiteOf(site), Loader: l, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

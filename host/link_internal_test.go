@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -125,7 +126,7 @@ func TestChainLinkServesOnlyALoadedVersion(t *testing.T) {
 	}
 	defer l.Close(context.Background())
 	pc := config.Plugin{Name: "hello", Path: testutil.Plugin(t, "plugins/examples/hello"), Instances: 2, Timeout: 10 * time.Second}
-	lp, err := l.Load(context.Background(), LoaderConfig(pc))
+	lp, err := l.Load(context.Background(), hostconfig.LoaderConfig(pc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -119,7 +120,7 @@ func (s *Server) servedAfterRefusal(mp *mountedPlugin, old *loadedVersion) strin
 // never runs alongside the interpreter's load, so on a small machine the
 // two do not slow each other down, and a later swap never waits for it.
 func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, error) {
-	cfg := LoaderConfig(mp.cfg)
+	cfg := hostconfig.LoaderConfig(mp.cfg)
 	cfg.Services = mp.services
 	if s.loader.Compiled(cfg.Engine, sha) {
 		return s.loader.Load(context.Background(), cfg)
@@ -178,7 +179,11 @@ func fileSHA256(path string) (string, error) {
 // effect at once. If any plugin fails to load, nothing changes and the
 // error says why. Settings of the listeners (listen, tls, timeouts of the
 // HTTP server) need a restart; Reload logs which ones changed.
-func (s *Server) Reload(ctx context.Context, site *config.Site) error {
+func (s *Server) Reload(ctx context.Context, next *Site) error {
+	if next == nil || next.cfg == nil {
+		return errors.New("reload refused: no site")
+	}
+	site := next.cfg
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if s.closed {
@@ -209,8 +214,8 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	}
 	s.state.Store(st)
 	grace := requestsEndWithin(prev.site)
-	if s.storeGraceForTests > 0 {
-		grace = s.storeGraceForTests
+	if s.storeGrace > 0 {
+		grace = s.storeGrace
 	}
 	for _, mp := range removed {
 		mp.retireLocked()

@@ -19,17 +19,18 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
 	"github.com/wasmhost/wasmhost/static"
 )
 
-// Options configure a Server.
+// Options configure a Server. Site and Loader are required.
 type Options struct {
-	Site     *config.Site
-	Loader   *loader.Loader
-	Logger   hclog.Logger
-	WorkerID int    // wasmhost.worker_id
-	Version  string // wasmhost.version
+	Site     *Site
+	Loader   *loader.Loader // compiles and runs the plugins; the caller closes it after Shutdown
+	Logger   hclog.Logger   // nil: no logging
+	WorkerID int            // wasmhost.worker_id in the guests' environ
+	Version  string         // wasmhost.version in the guests' environ
 }
 
 // Server serves a site: it routes each request to a plugin and runs it.
@@ -73,9 +74,9 @@ type Server struct {
 	cert *certificate // nil without a tls block
 
 	stores storeRegistry // key-value stores, opened on first use (services.go)
-	// storeGraceForTests, if set, replaces how long a store left without a
-	// claim by a reload stays open (requestsEndWithin).
-	storeGraceForTests time.Duration
+	// storeGrace, if set, replaces how long a store left without a claim
+	// by a reload stays open (requestsEndWithin); tests shorten it.
+	storeGrace time.Duration
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -132,8 +133,16 @@ func (lv *loadedVersion) version() string {
 }
 
 // New loads every plugin of the site. If any fails, the others are closed
-// and the error joins one *loader.LoadError per failed plugin.
+// and the error joins one *loader.LoadError per failed plugin (and a
+// *ConfigError for uses of plugins that their kinds refuse).
 func New(ctx context.Context, opts Options) (*Server, error) {
+	switch {
+	case opts.Site == nil || opts.Site.cfg == nil:
+		return nil, errors.New("host: Options.Site is missing (see LoadSite)")
+	case opts.Loader == nil:
+		return nil, errors.New("host: Options.Loader is missing (see loader.New)")
+	}
+	site := opts.Site.cfg
 	s := &Server{
 		log:      opts.Logger,
 		loader:   opts.Loader,
@@ -154,19 +163,19 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.reqPrefix = fmt.Sprintf("%08x", binary.BigEndian.Uint32(seed[:]))
 	s.exchanges.New = func() any { return new(exchange) }
 
-	if t := opts.Site.Server.TLS; t != nil {
+	if t := site.Server.TLS; t != nil {
 		cert, err := loadCertificate(t.Cert, t.Key)
 		if err != nil {
 			return nil, err
 		}
 		s.cert = cert
 	}
-	st, err := s.newState(ctx, opts.Site, nil)
+	st, err := s.newState(ctx, site, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.state.Store(st)
-	if opts.Site.Server.Autoreload {
+	if site.Server.Autoreload {
 		if err := s.startWatching(); err != nil {
 			s.closeState(st)
 			return nil, err
@@ -278,7 +287,7 @@ func (s *Server) loadChanged(ctx context.Context, site *config.Site, kept map[st
 			continue
 		}
 		ld.svc = svc
-		cfg := LoaderConfig(pc)
+		cfg := hostconfig.LoaderConfig(pc)
 		cfg.Services = svc
 		wg.Add(1)
 		slots <- struct{}{}
@@ -314,33 +323,6 @@ func samePlugin(a, b config.Plugin) bool {
 		return p
 	}
 	return reflect.DeepEqual(norm(a), norm(b))
-}
-
-// LoaderConfig is what the loader needs of a plugin block. The request
-// timeout also bounds each instance's initialization.
-func LoaderConfig(pc config.Plugin) loader.Config {
-	var dirs []loader.Dir
-	for _, d := range pc.Dirs {
-		dirs = append(dirs, loader.Dir{Guest: d.Guest, Host: d.Host, Writable: d.Writable})
-	}
-	return loader.Config{
-		Dirs:        dirs,
-		Name:        pc.Name,
-		Path:        pc.Path,
-		Instances:   pc.Instances,
-		MemoryLimit: pc.MemoryLimit,
-		Engine:      pc.Engine,
-		Env:         pc.Env,
-		InitTimeout: pc.Timeout,
-	}
-}
-
-// Plugin returns the loaded plugin with that name, or nil.
-func (s *Server) Plugin(name string) *loader.Plugin {
-	if mp := s.state.Load().plugin(name); mp != nil {
-		return mp.current.Load().plugin
-	}
-	return nil
 }
 
 func (st *siteState) plugin(name string) *mountedPlugin {
@@ -509,16 +491,6 @@ func (s *Server) goBackground(f func()) bool {
 		f()
 	}()
 	return true
-}
-
-// PluginStats returns every plugin's counters, by name.
-func (s *Server) PluginStats() map[string]loader.Stats {
-	st := s.state.Load()
-	m := make(map[string]loader.Stats, len(st.plugins))
-	for _, mp := range st.plugins {
-		m[mp.cfg.Name] = mp.stats()
-	}
-	return m
 }
 
 // appendRequestID appends the next request ID to b. It is kept as bytes:
