@@ -11,7 +11,7 @@ import (
 )
 
 // OpenStores is the number of key-value stores s has open.
-func OpenStores(s *Server) int { return s.stores.openCount() }
+func OpenStores(s *Server) int { return s.stores.OpenCount() }
 
 // SetStoreGrace makes a store left without a claim by a reload close after
 // d instead of after the longest request timeout.

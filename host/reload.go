@@ -220,7 +220,7 @@ func (s *Server) Reload(ctx context.Context, next *Site) error {
 	for _, mp := range removed {
 		mp.retireLocked()
 		mp.swapMu.Unlock()
-		mp.services.release(grace)
+		mp.services.Release(grace)
 	}
 	if prev.static != nil && prev.static != st.static {
 		prev.static.Close()

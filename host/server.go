@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
@@ -73,7 +74,7 @@ type Server struct {
 
 	cert *certificate // nil without a tls block
 
-	stores storeRegistry // key-value stores, opened on first use (services.go)
+	stores *services.Registry // key-value stores, opened on first use
 	// storeGrace, if set, replaces how long a store left without a claim
 	// by a reload stays open (requestsEndWithin); tests shorten it.
 	storeGrace time.Duration
@@ -108,8 +109,8 @@ type mountedPlugin struct {
 	retired bool          // under swapMu
 	totals  *pluginTotals // counters across versions; shared by every mountedPlugin of this name
 	// services are the plugin's stores and outbound client, the same for
-	// every version of it (services.go).
-	services  *pluginServices
+	// every version of it.
+	services  *services.Plugin
 	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
 	failure   atomic.Pointer[string] // set: requests get this error page (SetPluginFailure)
 }
@@ -153,7 +154,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		started:  time.Now(),
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	s.stores.metrics = newServiceMetrics()
+	s.stores = services.NewRegistry()
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -245,7 +246,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		for _, ld := range loads {
 			if ld != nil {
-				ld.svc.release(0) // nothing served with them
+				ld.svc.Release(0) // nothing served with them
 			}
 		}
 		return nil, err
@@ -261,7 +262,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 // services (nil if they could not be set up, with err saying why) and the
 // loaded plugin, or the error that stopped it.
 type pluginLoad struct {
-	svc    *pluginServices
+	svc    *services.Plugin
 	plugin *loader.Plugin
 	err    error
 }
@@ -276,12 +277,12 @@ func (s *Server) loadChanged(ctx context.Context, site *config.Site, kept map[st
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, pc := range site.Plugins {
-		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.key == servicesKey(site, pc) {
+		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.Unchanged(site, pc) {
 			continue
 		}
 		ld := &pluginLoad{}
 		loads[i] = ld
-		svc, err := s.newPluginServices(site, pc)
+		svc, err := s.stores.ForPlugin(site, pc)
 		if err != nil {
 			ld.err = err
 			continue
@@ -451,7 +452,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.watcher.Close()
 		}
 		s.closeState(s.state.Load())
-		s.stores.close()
+		s.stores.Close()
 	})
 	return errors.Join(errs...)
 }
