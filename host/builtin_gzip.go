@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
@@ -107,15 +108,15 @@ func (g *gzipSink) StartResponse(status int32, headers []byte) int32 {
 	// Checked now, as the client's exchange would: the head may be held
 	// until the body shows whether to compress, and a guest must learn of
 	// bad headers from its start_response, not from a later body_write.
-	if _, rc := checkStart(status, headers); rc != 0 {
+	if _, rc := gateway.CheckStart(status, headers); rc != 0 {
 		return rc
 	}
 	g.started, g.status = true, status
 	g.headers = append(g.headers[:0], headers...)
 	var ctype string
-	candidate := g.accepts && status != http.StatusPartialContent && bodyAllowed(int(status))
+	candidate := g.accepts && status != http.StatusPartialContent && gateway.BodyAllowed(int(status))
 	for enc := headers; len(enc) > 0; {
-		k, v, rest, _ := abi.NextPair(enc) // checkStart checked them
+		k, v, rest, _ := abi.NextPair(enc) // gateway.CheckStart checked them
 		enc = rest
 		switch textproto.CanonicalMIMEHeaderKey(string(k)) {
 		case "Content-Type":

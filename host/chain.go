@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/builtins"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
@@ -74,7 +75,7 @@ type linkStats struct {
 type chainCall struct {
 	srv        *Server
 	chain      *chain
-	client     *client
+	client     *gateway.Client
 	scriptName string
 	requestID  string
 	maxBody    int64
@@ -111,7 +112,7 @@ func (b *lockedBody) ReadBody(p []byte) int32 {
 
 // serveChain runs a request through its chain, with ex (the client's
 // exchange) as the outermost sink and body source.
-func (s *Server) serveChain(ctx context.Context, ch *chain, ex *exchange, r *http.Request, c *client, scriptName, pathInfo string, flags uint32) error {
+func (s *Server) serveChain(ctx context.Context, ch *chain, ex *exchange, r *http.Request, c *gateway.Client, scriptName, pathInfo string, flags uint32) error {
 	st := s.state.Load()
 	call := &chainCall{
 		srv: s, chain: ch, client: c, scriptName: scriptName, requestID: string(ex.requestID),

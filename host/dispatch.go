@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/reqctx"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -22,7 +23,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.metrics.inFlight.Add(-1)
 	st := s.state.Load()
 	cfg := &st.site.Server
-	c := s.resolveClient(cfg, r)
+	c := gateway.ResolveClient(cfg, r)
 	if int64(len(r.RequestURI)) > cfg.MaxURLLength {
 		s.plainError(w, r, ptr(c), http.StatusRequestURITooLong, "414 URI too long", start, "")
 		return
@@ -101,7 +102,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		for attempt := 0; ; attempt++ {
 			lv = mp.current.Load()
-			ex.env = appendEnviron(ex.env[:0], r, ex.client, scriptName, pathInfo, ex.requestID, lv.fixed)
+			ex.env = gateway.AppendEnviron(ex.env[:0], r, ex.client, scriptName, pathInfo, ex.requestID, lv.fixed)
 			err = lv.plugin.Serve(ctx, ex, flags)
 			// ErrClosed comes only from a pool that a swap closed while
 			// this request waited for an instance: the guest never ran, so
@@ -258,7 +259,7 @@ func (s *Server) logFailure(mp *mountedPlugin, ex *exchange, err error) {
 	}
 }
 
-func (s *Server) plainError(w http.ResponseWriter, r *http.Request, c *client, status int, msg string, start time.Time, plugin string) {
+func (s *Server) plainError(w http.ResponseWriter, r *http.Request, c *gateway.Client, status int, msg string, start time.Time, plugin string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -268,18 +269,18 @@ func (s *Server) plainError(w http.ResponseWriter, r *http.Request, c *client, s
 }
 
 // logAccess records a finished request in the metrics and the access log.
-func (s *Server) logAccess(r *http.Request, c *client, status int, bytes int64, start time.Time, plugin string) {
+func (s *Server) logAccess(r *http.Request, c *gateway.Client, status int, bytes int64, start time.Time, plugin string) {
 	d := time.Since(start)
 	s.metrics.observe(plugin, status, d)
 	if !s.access.IsInfo() {
 		return
 	}
 	s.access.Info(r.Method+" "+r.RequestURI,
-		"client", c.logged, "status", status, "bytes", bytes,
+		"client", c.Logged(), "status", status, "bytes", bytes,
 		"duration", d, "plugin", plugin, "worker", s.workerID)
 }
 
-func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
+func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request, c *gateway.Client, start time.Time) {
 	u := url.URL{Path: cleanPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
 	s.logAccess(r, c, http.StatusMovedPermanently, 0, start, "")
@@ -303,4 +304,4 @@ func cleanPath(p string) string {
 // ptr is a copy of c on the heap, for the paths that answer before a
 // request has an exchange (whose own copy spares the usual path the
 // allocation).
-func ptr(c client) *client { return &c }
+func ptr(c gateway.Client) *gateway.Client { return &c }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -33,8 +34,8 @@ const guestLogCapture = 16 << 10
 // reused across requests through a sync.Pool; reset prepares it for one.
 type exchange struct {
 	srv    *Server
-	client *client // &cl
-	cl     client
+	client *gateway.Client // &cl
+	cl     gateway.Client
 	w      http.ResponseWriter
 	r      *http.Request
 	ctx    context.Context          // the request's deadline and cancellation
@@ -65,7 +66,7 @@ type exchange struct {
 	traceback bool   // serve_traceback for this request
 }
 
-func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c client, log hclog.Logger) {
+func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c gateway.Client, log hclog.Logger) {
 	ex.srv, ex.cl = s, c
 	ex.client = &ex.cl
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
@@ -81,7 +82,7 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c c
 // release drops references to the request so the pool does not keep it
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
-	ex.srv, ex.client, ex.cl = nil, nil, client{}
+	ex.srv, ex.client, ex.cl = nil, nil, gateway.Client{}
 	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc, ex.rcv = nil, nil, nil, nil, nil, nil, http.ResponseController{}
 	ex.cancel = nil
 	if cap(ex.env) > 64<<10 {
@@ -135,7 +136,7 @@ func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
 	if ex.started {
 		return abi.ErrState
 	}
-	declared, rc := checkStart(status, headers)
+	declared, rc := gateway.CheckStart(status, headers)
 	if rc != 0 {
 		return rc
 	}
@@ -152,7 +153,7 @@ func (ex *exchange) WriteBody(p []byte) int32 {
 		return abi.ErrState
 	case ex.gone || ex.ended():
 		return abi.ErrClosed
-	case !bodyAllowed(ex.status):
+	case !gateway.BodyAllowed(ex.status):
 		return 0 // net/http would refuse it; drop it as it does for HEAD
 	case ex.declared >= 0 && ex.written+int64(len(p)) > ex.declared:
 		return abi.ErrLength
@@ -264,7 +265,7 @@ func (ex *exchange) commit() bool {
 	}
 	ex.committed = true
 	h := ex.w.Header()
-	copyHeaders(h, ex.header)
+	gateway.CopyHeaders(h, ex.header)
 	ex.w.WriteHeader(ex.status)
 	if len(ex.buf) > 0 {
 		ok := ex.send(ex.buf)
@@ -292,7 +293,7 @@ func (ex *exchange) finishOK() {
 	// net/http computes the same Content-Length itself for a body it
 	// holds whole when the handler returns (up to 2 KiB on HTTP/1); set
 	// it here only beyond that.
-	if ex.declared < 0 && bodyAllowed(ex.status) && (len(ex.buf) > netHTTPBuffered || ex.r.ProtoMajor != 1) {
+	if ex.declared < 0 && gateway.BodyAllowed(ex.status) && (len(ex.buf) > netHTTPBuffered || ex.r.ProtoMajor != 1) {
 		ex.w.Header().Set("Content-Length", strconv.Itoa(len(ex.buf)))
 	}
 	ex.commit()
@@ -304,8 +305,4 @@ func (ex *exchange) bytesSent() int64 {
 		return 0
 	}
 	return ex.written
-}
-
-func bodyAllowed(status int) bool {
-	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

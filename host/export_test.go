@@ -1,11 +1,11 @@
 package host
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -22,8 +22,23 @@ func SetStoreGrace(s *Server, d time.Duration) { s.storeGrace = d }
 // ServeHTTP directly measures the path a served request takes.
 func AsAccepted(r *http.Request) *http.Request {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
-	return r.WithContext(context.WithValue(r.Context(), connInfoKey{}, newConnInfo(r.RemoteAddr, local)))
+	return r.WithContext(gateway.ConnContext(r.Context(), acceptedConn{remote: textAddr(r.RemoteAddr), local: local}))
 }
+
+// acceptedConn is a connection as far as ConnContext looks at it.
+type acceptedConn struct {
+	net.Conn
+	remote, local net.Addr
+}
+
+func (c acceptedConn) RemoteAddr() net.Addr { return c.remote }
+func (c acceptedConn) LocalAddr() net.Addr  { return c.local }
+
+// textAddr is an address that formats as RemoteAddr does.
+type textAddr string
+
+func (a textAddr) Network() string { return "tcp" }
+func (a textAddr) String() string  { return string(a) }
 
 // SiteOf is the Site of a configuration a test built (and may edit
 // before serving it).

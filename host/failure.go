@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 )
 
 // A plugin whose source does not compile (debug, plugin source) keeps its
@@ -30,7 +32,7 @@ func (s *Server) SetPluginFailure(name, msg string) bool {
 }
 
 // serveFailure writes the failure page: HTML for browsers, text otherwise.
-func (s *Server) serveFailure(w http.ResponseWriter, r *http.Request, c *client, start time.Time, name, msg string) {
+func (s *Server) serveFailure(w http.ResponseWriter, r *http.Request, c *gateway.Client, start time.Time, name, msg string) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

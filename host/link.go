@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -31,7 +32,7 @@ type linkExchange struct {
 func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink, lv *loadedVersion, mp *mountedPlugin) *linkExchange {
 	return &linkExchange{
 		ctx: ctx, call: call, idx: i, req: req, out: out, log: mp.log,
-		env: appendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), lv.fixed),
+		env: gateway.AppendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), lv.fixed),
 	}
 }
 
@@ -113,7 +114,7 @@ func (lx *linkExchange) downstreamRequest(desc []byte) (*linkRequest, bool) {
 		desc = rest
 		switch key := string(k); key {
 		case abi.NextMethod:
-			if !validName(v) {
+			if !gateway.ValidName(v) {
 				return nil, false
 			}
 			r.Method = string(v)
@@ -133,7 +134,7 @@ func (lx *linkExchange) downstreamRequest(desc []byte) (*linkRequest, bool) {
 			}
 			r.ContentLength = n
 		default:
-			if !validName(k) || !validValue(v) {
+			if !gateway.ValidName(k) || !gateway.ValidValue(v) {
 				return nil, false
 			}
 			name := http.CanonicalHeaderKey(key)
@@ -299,7 +300,7 @@ func (d *downstream) run(call *chainCall, i int, req *linkRequest) {
 			// without the middleware.
 			msg += "\nplugin " + call.chain.links[i].name() + ": " + err.Error() + "\n"
 		}
-		es.StartResponse(int32(status), errorHeaders)
+		es.StartResponse(int32(status), gateway.ErrorHeaders)
 		es.WriteBody([]byte(msg))
 		err = nil
 	}
@@ -309,8 +310,6 @@ func (d *downstream) run(call *chainCall, i int, req *linkRequest) {
 	case <-d.stop:
 	}
 }
-
-var errorHeaders = abi.AppendPair(abi.AppendPair(nil, "Content-Type", "text/plain; charset=utf-8"), "X-Content-Type-Options", "nosniff")
 
 // stopAndWait ends the downstream once the middleware's call is over:
 // whatever it was doing, it stops, and its goroutine is gone on return.
@@ -369,7 +368,7 @@ func (es *eventSink) StartResponse(status int32, headers []byte) int32 {
 	if es.started {
 		return abi.ErrState
 	}
-	declared, rc := checkStart(status, headers)
+	declared, rc := gateway.CheckStart(status, headers)
 	if rc != 0 {
 		return rc
 	}

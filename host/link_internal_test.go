@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/testutil"
@@ -157,7 +158,7 @@ func TestChainLinkServesOnlyALoadedVersion(t *testing.T) {
 		wg.Wait()
 	}()
 	pl := &pluginLink{mp: mp}
-	call := &chainCall{srv: s, chain: &chain{links: []link{pl}, stats: make([]linkStats, 1)}, client: &client{}, requestID: "r"}
+	call := &chainCall{srv: s, chain: &chain{links: []link{pl}, stats: make([]linkStats, 1)}, client: &gateway.Client{}, requestID: "r"}
 	r := httptest.NewRequest("GET", "/", nil)
 	served, refused := 0, 0
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); {

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
@@ -303,7 +304,7 @@ func (s *Server) loadChanged(ctx context.Context, site *config.Site, kept map[st
 
 // wrap pairs a loaded plugin with its pre-encoded environ entries.
 func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
-	return &loadedVersion{plugin: lp, fixed: fixedEnviron(mp.cfg.Name, lp.Version, lp.Engine, s.workerID, s.version, mp.cfg.Env)}
+	return &loadedVersion{plugin: lp, fixed: gateway.FixedEnviron(mp.cfg.Name, lp.Version, lp.Engine, s.workerID, s.version, mp.cfg.Env)}
 }
 
 // samePlugin reports whether two plugin blocks load the same way; the
@@ -415,7 +416,7 @@ func (s *Server) httpServer() *http.Server {
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
-		ConnContext:       withConnInfo,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          s.log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 }

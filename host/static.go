@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/static"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) newStatic(st *siteState) error {
 
 // serveStatic serves a request for a static file, before plugin routing:
 // a plugin mounted at "/" must not shadow /static/ or /robots.txt.
-func (s *Server) serveStatic(h *static.Handler, w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
+func (s *Server) serveStatic(h *static.Handler, w http.ResponseWriter, r *http.Request, c *gateway.Client, start time.Time) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		// Logged even when the handler aborts the response (a file that

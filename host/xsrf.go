@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
@@ -77,7 +78,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 			var err error
 			submitted, replay, err = formToken(req)
 			if err != nil {
-				out.StartResponse(http.StatusInternalServerError, errorHeaders)
+				out.StartResponse(http.StatusInternalServerError, gateway.ErrorHeaders)
 				out.WriteBody([]byte("500 Internal Server Error: cannot hold the form: " + err.Error() + "\n"))
 				return nil
 			}
@@ -99,7 +100,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 				reason = "'_xsrf' cookie missing"
 			}
 			msg := "403 Forbidden: " + reason + "\n"
-			out.StartResponse(http.StatusForbidden, errorHeaders)
+			out.StartResponse(http.StatusForbidden, gateway.ErrorHeaders)
 			out.WriteBody([]byte(msg))
 			return nil
 		}
@@ -144,7 +145,7 @@ func formToken(req *linkRequest) (string, bodySource, error) {
 	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
 		return "", req.body, nil
 	}
-	seen := &spillBuffer{memMax: xsrfMemory}
+	seen := &gateway.SpillBuffer{MemMax: xsrfMemory}
 	tee := &teeBody{src: &bodyReader{src: req.body}, seen: seen}
 	var value string
 	if mt == "multipart/form-data" {
@@ -229,7 +230,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // another goroutine.
 type replayBody struct {
 	mu     sync.Mutex
-	prefix *spillBuffer
+	prefix *gateway.SpillBuffer
 	done   bool // prefix is read
 	rest   bodySource
 }
