@@ -52,10 +52,4 @@ func (ex *exchange) VerifyCookie(name, signed string) (string, int32) {
 	return ex.srv.verifyCookie(ex.cookieScope, name, signed)
 }
 
-// cookieScope is the scope of this link's plugin: in a chain each link
-// signs and verifies in its own, not in that of the plugin at the end.
-func (lx *linkExchange) cookieScope() string {
-	return lx.call.chain.links[lx.idx].(*pluginLink).mp.cfg.CookieScope
-}
-
 func (ex *exchange) XSRFToken() (string, int32) { return "", abi.ErrUnavailable }

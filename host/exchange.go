@@ -13,7 +13,6 @@ import (
 
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
-	"github.com/wasmhost/wasmhost/loader"
 )
 
 // responseBufferSize is how much response body the host holds before it
@@ -26,9 +25,6 @@ const responseBufferSize = 64 << 10
 // netHTTPBuffered is how much of a body net/http's HTTP/1 server holds
 // before it commits to chunked framing (its bufferBeforeChunkingSize).
 const netHTTPBuffered = 2048
-
-// guestLogCapture bounds the guest output kept per request for error pages.
-const guestLogCapture = 16 << 10
 
 // exchange is one HTTP request as a guest sees it (loader.Exchange). It is
 // reused across requests through a sync.Pool; reset prepares it for one.
@@ -219,26 +215,7 @@ func (ex *exchange) endNow() {
 }
 
 func (ex *exchange) Log(level int32, msg []byte) {
-	ex.guestLog = logGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
-}
-
-// logGuest writes one record of a guest's log (a structured record with
-// its level and fields, or a line of its output) to log, and appends its
-// text to capture, within guestLogCapture, for the error page under
-// serve_traceback. It returns the capture.
-func logGuest(log hclog.Logger, requestID string, level int32, msg, capture []byte) []byte {
-	lvl, text, fields := loader.GuestRecord(level, msg)
-	log.Log(lvl, text, append(fields, "request_id", requestID)...)
-	if level&abi.LogStructured != 0 {
-		msg = []byte(text)
-	}
-	if room := guestLogCapture - len(capture); room > 0 {
-		if len(msg) >= room {
-			msg = msg[:room-1]
-		}
-		capture = append(append(capture, msg...), '\n')
-	}
-	return capture
+	ex.guestLog = gateway.LogGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
 }
 
 func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
@@ -90,8 +91,8 @@ type siteState struct {
 	site    *config.Site
 	routes  *routes
 	plugins []*mountedPlugin
-	static  *static.Handler           // nil without a static block
-	chains  map[*mountedPlugin]*chain // plugins served through middleware
+	static  *static.Handler                 // nil without a static block
+	chains  map[*mountedPlugin]*chain.Chain // plugins served through middleware
 }
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the

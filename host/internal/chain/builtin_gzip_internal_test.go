@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
-// recordSink is a sink that keeps what reaches it.
+// recordSink is a Sink that keeps what reaches it.
 type recordSink struct {
 	starts int
 	status int32
@@ -51,7 +51,7 @@ func TestGzipRefusesABadHeadAtOnce(t *testing.T) {
 			t.Errorf("%s: body_write = %d, want 0", c.name, rc)
 		}
 		if rc := g.finish(); rc != 0 || out.starts != 1 || out.status != 200 || string(out.body) != "hello" {
-			t.Errorf("%s: finish = %d, sink got %d heads, status %d, body %q", c.name, rc, out.starts, out.status, out.body)
+			t.Errorf("%s: finish = %d, Sink got %d heads, status %d, body %q", c.name, rc, out.starts, out.status, out.body)
 		}
 		g.release()
 	}

@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"bufio"
@@ -54,7 +54,7 @@ type xsrfLink struct{}
 func (xsrfLink) name() string  { return builtins.XSRF }
 func (xsrfLink) builtin() bool { return true }
 
-func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
+func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink) error {
 	var token []byte
 	if c, err := req.r.Cookie(xsrfCookie); err == nil {
 		token = unmaskXSRF(c.Value)
@@ -64,7 +64,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 		token = make([]byte, xsrfLen)
 		rand.Read(token)
 		cookie := (&http.Cookie{Name: xsrfCookie, Value: maskXSRF(token), Path: "/", SameSite: http.SameSiteLaxMode}).String()
-		out = &headerSink{sink: out, extra: abi.AppendPair(nil, "Set-Cookie", cookie)}
+		out = &headerSink{Sink: out, extra: abi.AppendPair(nil, "Set-Cookie", cookie)}
 	}
 	call.xsrf = token
 	switch req.r.Method {
@@ -74,7 +74,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 			submitted = req.r.Header.Get("X-Csrftoken")
 		}
 		if submitted == "" && req.body != nil {
-			var replay bodySource
+			var replay BodySource
 			var err error
 			submitted, replay, err = formToken(req)
 			if err != nil {
@@ -140,7 +140,7 @@ func unmaskXSRF(s string) []byte {
 // read and continues with the rest (an io.Closer: close it when the chain
 // is done). What was read is held in a spillBuffer. The error says the
 // read part could not be held (the temporary file failed).
-func formToken(req *linkRequest) (string, bodySource, error) {
+func formToken(req *linkRequest) (string, BodySource, error) {
 	mt, params, err := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
 		return "", req.body, nil
@@ -209,8 +209,8 @@ func multipartField(mr *multipart.Reader, name string) string {
 	}
 }
 
-// bodyReader reads a bodySource as an io.Reader.
-type bodyReader struct{ src bodySource }
+// bodyReader reads a BodySource as an io.Reader.
+type bodyReader struct{ src BodySource }
 
 var errBodyRead = errors.New("request body read failed")
 
@@ -232,7 +232,7 @@ type replayBody struct {
 	mu     sync.Mutex
 	prefix *gateway.SpillBuffer
 	done   bool // prefix is read
-	rest   bodySource
+	rest   BodySource
 }
 
 func (b *replayBody) ReadBody(p []byte) int32 {
@@ -258,14 +258,14 @@ func (b *replayBody) Close() error {
 	return b.prefix.Close()
 }
 
-// headerSink adds headers to a response on its way to sink.
+// headerSink adds headers to a response on its way to Sink.
 type headerSink struct {
-	sink
+	Sink
 	extra []byte
 }
 
 func (h *headerSink) StartResponse(status int32, headers []byte) int32 {
 	all := make([]byte, 0, len(headers)+len(h.extra))
 	all = append(append(all, headers...), h.extra...)
-	return h.sink.StartResponse(status, all)
+	return h.Sink.StartResponse(status, all)
 }

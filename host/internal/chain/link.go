@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"context"
@@ -23,16 +23,19 @@ type linkExchange struct {
 	call *chainCall
 	idx  int
 	req  *linkRequest
-	out  sink
+	out  Sink
 	env  []byte
 	log  hclog.Logger
 	down *downstream // after next_start
+	// cookieScope is this link's plugin's: in a chain each link signs and
+	// verifies in its own, not in that of the plugin at the end.
+	cookieScope string
 }
 
-func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink, lv *loadedVersion, mp *mountedPlugin) *linkExchange {
+func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink, fixed []byte, p Plugin) *linkExchange {
 	return &linkExchange{
-		ctx: ctx, call: call, idx: i, req: req, out: out, log: mp.log,
-		env: gateway.AppendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), lv.fixed),
+		ctx: ctx, call: call, idx: i, req: req, out: out, log: p.Log(), cookieScope: p.CookieScope(),
+		env: gateway.AppendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), fixed),
 	}
 }
 
@@ -58,17 +61,17 @@ func (lx *linkExchange) Log(level int32, msg []byte) {
 	c := lx.call
 	c.logMu.Lock() // links log from goroutines of their own
 	defer c.logMu.Unlock()
-	c.guestLog = logGuest(lx.log, c.requestID, level, msg, c.guestLog)
+	c.guestLog = gateway.LogGuest(lx.log, c.requestID, level, msg, c.guestLog)
 }
 
-func (lx *linkExchange) StaticURL(path string) string { return lx.call.srv.staticURL(path) }
+func (lx *linkExchange) StaticURL(path string) string { return lx.call.site.StaticURL(path) }
 
 func (lx *linkExchange) SignCookie(name, value string) (string, int32) {
-	return lx.call.srv.signCookie(lx.cookieScope(), name, value)
+	return lx.call.site.SignCookie(lx.cookieScope, name, value)
 }
 
 func (lx *linkExchange) VerifyCookie(name, signed string) (string, int32) {
-	return lx.call.srv.verifyCookie(lx.cookieScope(), name, signed)
+	return lx.call.site.VerifyCookie(lx.cookieScope, name, signed)
 }
 
 func (lx *linkExchange) XSRFToken() (string, int32) {

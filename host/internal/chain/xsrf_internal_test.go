@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// readerSource is a bodySource over an io.Reader.
+// readerSource is a BodySource over an io.Reader.
 type readerSource struct{ r io.Reader }
 
 func (s readerSource) ReadBody(p []byte) int32 {

@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"compress/gzip"
@@ -31,7 +31,7 @@ type gzipLink struct{}
 func (gzipLink) name() string  { return builtins.Gzip }
 func (gzipLink) builtin() bool { return true }
 
-func (gzipLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
+func (gzipLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink) error {
 	gs := &gzipSink{out: out, accepts: acceptsGzip(req.r) && req.r.Method != http.MethodHead}
 	err := call.chain.serveAt(ctx, call, i+1, req, gs)
 	if err == nil {
@@ -88,7 +88,7 @@ var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, g
 // a response that cannot be compressed, otherwise once gzipMinLength bytes
 // came, a flush, or the end.
 type gzipSink struct {
-	out     sink
+	out     Sink
 	accepts bool
 
 	started  bool
@@ -235,7 +235,7 @@ func (g *gzipSink) release() {
 	}
 }
 
-// sinkWriter is the compressor's output: the next sink.
+// sinkWriter is the compressor's output: the next Sink.
 type sinkWriter struct{ g *gzipSink }
 
 func (w sinkWriter) Write(p []byte) (int, error) {
