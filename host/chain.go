@@ -1,17 +1,13 @@
 package host
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host/internal/chain"
-	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -68,27 +64,16 @@ func (s *Server) newChains(st *siteState) error {
 	return nil
 }
 
-// serveChain runs a request through its chain, with ex (the client's
-// exchange) as the outermost sink and body source.
-func (s *Server) serveChain(ctx context.Context, ch *chain.Chain, ex *exchange, r *http.Request, c *gateway.Client, scriptName, pathInfo string, flags uint32) error {
-	req := chain.Request{
-		R: r, Client: c, ScriptName: scriptName, PathInfo: pathInfo, RequestID: string(ex.requestID),
-		MaxBody: s.state.Load().site.Server.MaxBodySize, Traceback: ex.traceback,
-		Site: chainSite{s}, GuestLog: ex.guestLog,
-	}
-	if flags&abi.FlagHasBody != 0 {
-		req.Body = ex
-	}
-	res, err := ch.Serve(ctx, req, ex)
-	ex.guestLog = res.GuestLog
-	if res.TooLarge {
-		ex.tooLarge = true
-	}
-	return err
-}
-
-// chainPlugin is a mounted plugin as a chain runs it.
+// chainPlugin is a mounted plugin as the request path and a chain run
+// it (front.Plugin).
 type chainPlugin struct{ mp *mountedPlugin }
+
+func (p chainPlugin) Config() *config.Plugin { return &p.mp.cfg }
+
+func (p chainPlugin) Current() (*loader.Plugin, []byte) {
+	lv := p.mp.current.Load()
+	return lv.plugin, lv.fixed
+}
 
 func (p chainPlugin) Name() string        { return p.mp.cfg.Name }
 func (p chainPlugin) Path() string        { return p.mp.cfg.Path }
@@ -102,7 +87,8 @@ func (p chainPlugin) Serving() (*loader.Plugin, []byte, string, bool) {
 
 func (p chainPlugin) Serves(lp *loader.Plugin) bool { return p.mp.current.Load().plugin == lp }
 
-// chainSite is what the links' guests reach of the site.
+// chainSite is what guests reach of the site beyond their request: the
+// site serving now, whichever a request started under.
 type chainSite struct{ s *Server }
 
 func (c chainSite) StaticURL(path string) string { return c.s.staticURL(path) }

@@ -40,16 +40,3 @@ func (s *Server) verifyCookie(scope, name, signed string) (string, int32) {
 	}
 	return v, 0
 }
-
-// The client's exchange (a plugin without middleware) offers the same
-// services; it never has an XSRF token, which only the xsrf built-in sets.
-
-func (ex *exchange) SignCookie(name, value string) (string, int32) {
-	return ex.srv.signCookie(ex.cookieScope, name, value)
-}
-
-func (ex *exchange) VerifyCookie(name, signed string) (string, int32) {
-	return ex.srv.verifyCookie(ex.cookieScope, name, signed)
-}
-
-func (ex *exchange) XSRFToken() (string, int32) { return "", abi.ErrUnavailable }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host/internal/front"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
@@ -246,7 +247,7 @@ func requestsEndWithin(site *config.Site) time.Duration {
 	for _, pc := range site.Plugins {
 		longest = max(longest, pc.Timeout)
 	}
-	return longest + finalWriteGrace
+	return longest + front.FinalWriteGrace
 }
 
 func restartNeeded(a, b config.Server) bool {

@@ -2,15 +2,11 @@ package host
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"reflect"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/host/internal/chain"
+	"github.com/wasmhost/wasmhost/host/internal/front"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
@@ -66,15 +63,13 @@ type Server struct {
 	watched    map[string]bool // plugin files being watched; under reloadMu
 	teardown   sync.Once
 
-	metrics   *metrics
-	totalsMu  sync.Mutex
-	totals    map[string]*pluginTotals // by plugin name, across reloads
-	started   time.Time
-	exchanges sync.Pool
-	reqSeq    atomic.Uint64
-	reqPrefix string
+	front    *front.Front // the request path
+	metrics  *metrics
+	totalsMu sync.Mutex
+	totals   map[string]*pluginTotals // by plugin name, across reloads
+	started  time.Time
 
-	cert *certificate // nil without a tls block
+	cert *front.Certificate // nil without a tls block
 
 	stores *services.Registry // key-value stores, opened on first use
 	// storeGrace, if set, replaces how long a store left without a claim
@@ -89,7 +84,7 @@ type Server struct {
 // siteState is one version of the site: its config, plugins and routes.
 type siteState struct {
 	site    *config.Site
-	routes  *routes
+	front   *front.Site // what the request path serves: settings, static files, routes
 	plugins []*mountedPlugin
 	static  *static.Handler                 // nil without a static block
 	chains  map[*mountedPlugin]*chain.Chain // plugins served through middleware
@@ -160,14 +155,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
-	s.access = s.log.Named("access")
-	var seed [4]byte
-	rand.Read(seed[:])
-	s.reqPrefix = fmt.Sprintf("%08x", binary.BigEndian.Uint32(seed[:]))
-	s.exchanges.New = func() any { return new(exchange) }
+	s.front = front.New(front.Options{Log: s.log, WorkerID: s.workerID, Observe: s.metrics.observe, Services: chainSite{s}})
 
 	if t := site.Server.TLS; t != nil {
-		cert, err := loadCertificate(t.Cert, t.Key)
+		cert, err := front.LoadCertificate(t.Cert, t.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +192,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 	}
 	var errs []error
-	var rs []route
+	var rs []front.Route
 	var fresh []*mountedPlugin
 	loads := s.loadChanged(ctx, site, kept)
 	for i, pc := range site.Plugins {
@@ -209,7 +200,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		if ld == nil {
 			old := kept[pc.Name]
 			st.plugins = append(st.plugins, old)
-			rs = append(rs, route{mount: pc.Mount, plugin: old})
+			rs = append(rs, front.Route{Mount: pc.Mount, Plugin: chainPlugin{old}})
 			continue
 		}
 		svc, lp, err := ld.svc, ld.plugin, ld.err
@@ -234,7 +225,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
-		rs = append(rs, route{mount: pc.Mount, plugin: mp})
+		rs = append(rs, front.Route{Mount: pc.Mount, Plugin: chainPlugin{mp}})
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.newChains(st))
@@ -254,9 +245,10 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		return nil, err
 	}
 	for i := range rs { // newChains settled the mounts of plugins without one
-		rs[i].mount = site.Plugins[i].Mount
+		rs[i].Mount = site.Plugins[i].Mount
+		rs[i].Chain = st.chains[rs[i].Plugin.(chainPlugin).mp]
 	}
-	st.routes = newRoutes(rs)
+	st.front = &front.Site{Server: &site.Server, Static: st.static, Routes: front.NewRoutes(rs)}
 	return st, nil
 }
 
@@ -387,7 +379,7 @@ func (s *Server) Serve(listeners []net.Listener) error {
 		go func(ln net.Listener) {
 			var err error
 			if useTLS {
-				srv.TLSConfig = s.cert.tlsConfig()
+				srv.TLSConfig = s.cert.TLSConfig()
 				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
@@ -496,11 +488,9 @@ func (s *Server) goBackground(f func()) bool {
 	return true
 }
 
-// appendRequestID appends the next request ID to b. It is kept as bytes:
-// the environ copies it, and only a log line needs it as a string.
-func (s *Server) appendRequestID(b []byte) []byte {
-	n := s.reqSeq.Add(1)
-	b = append(b, s.reqPrefix...)
-	b = append(b, '-')
-	return strconv.AppendUint(b, n, 16)
+// ServeHTTP routes a request to its plugin and runs the plugin's guest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.metrics.inFlight.Add(1)
+	defer s.metrics.inFlight.Add(-1)
+	s.front.Serve(w, r, s.state.Load().front)
 }

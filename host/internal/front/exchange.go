@@ -1,4 +1,4 @@
-package host
+package front
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
 )
 
@@ -29,7 +30,7 @@ const netHTTPBuffered = 2048
 // exchange is one HTTP request as a guest sees it (loader.Exchange). It is
 // reused across requests through a sync.Pool; reset prepares it for one.
 type exchange struct {
-	srv    *Server
+	site   chain.Site      // static URLs and signed cookies
 	client *gateway.Client // &cl
 	cl     gateway.Client
 	w      http.ResponseWriter
@@ -41,7 +42,7 @@ type exchange struct {
 	rcv    http.ResponseController
 	log    hclog.Logger // the plugin's logger
 	// cookieScope is the plugin's cookie_scope, in which its signed
-	// cookies are signed and verified (cookies.go).
+	// cookies are signed and verified (host/internal/cookies).
 	cookieScope string
 
 	requestID []byte
@@ -62,8 +63,8 @@ type exchange struct {
 	traceback bool   // serve_traceback for this request
 }
 
-func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c gateway.Client, log hclog.Logger) {
-	ex.srv, ex.cl = s, c
+func (ex *exchange) reset(site chain.Site, w http.ResponseWriter, r *http.Request, c gateway.Client, log hclog.Logger) {
+	ex.site, ex.cl = site, c
 	ex.client = &ex.cl
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
 	ex.ctx = r.Context()
@@ -78,7 +79,7 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c g
 // release drops references to the request so the pool does not keep it
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
-	ex.srv, ex.client, ex.cl = nil, nil, gateway.Client{}
+	ex.site, ex.client, ex.cl = nil, nil, gateway.Client{}
 	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc, ex.rcv = nil, nil, nil, nil, nil, nil, http.ResponseController{}
 	ex.cancel = nil
 	if cap(ex.env) > 64<<10 {
@@ -218,20 +219,34 @@ func (ex *exchange) Log(level int32, msg []byte) {
 	ex.guestLog = gateway.LogGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
 }
 
-func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }
+func (ex *exchange) StaticURL(path string) string { return ex.site.StaticURL(path) }
 
-// finalWriteGrace is how long the host may take to write an answer of its
+// The client's exchange (a plugin without middleware) signs and verifies
+// cookies in its plugin's scope; it never has an XSRF token, which only
+// the xsrf built-in sets.
+
+func (ex *exchange) SignCookie(name, value string) (string, int32) {
+	return ex.site.SignCookie(ex.cookieScope, name, value)
+}
+
+func (ex *exchange) VerifyCookie(name, signed string) (string, int32) {
+	return ex.site.VerifyCookie(ex.cookieScope, name, signed)
+}
+
+func (ex *exchange) XSRFToken() (string, int32) { return "", abi.ErrUnavailable }
+
+// FinalWriteGrace is how long the host may take to write an answer of its
 // own (an error page, a buffered response) once the guest is done, when the
 // request's deadline is nearer than that or past.
-const finalWriteGrace = 5 * time.Second
+const FinalWriteGrace = 5 * time.Second
 
 // allowFinalWrite moves the connection's write deadline, set to the
 // request's deadline, far enough out that the host can still send the
 // answer. A client that does not read it holds a connection for that long,
 // never an instance.
 func (ex *exchange) allowFinalWrite(deadline time.Time) {
-	if time.Until(deadline) < finalWriteGrace {
-		_ = ex.rc.SetWriteDeadline(time.Now().Add(finalWriteGrace))
+	if time.Until(deadline) < FinalWriteGrace {
+		_ = ex.rc.SetWriteDeadline(time.Now().Add(FinalWriteGrace))
 	}
 }
 
