@@ -36,7 +36,6 @@ type Options struct {
 // Server serves a site: it routes each request to a plugin and runs it.
 type Server struct {
 	log      hclog.Logger
-	access   hclog.Logger
 	workerID int
 	version  string
 	loader   *loader.Loader
