@@ -42,7 +42,7 @@ func (s *Server) newChains(st *siteState) error {
 	}
 	plugins := func(name string) chain.Plugin {
 		if mp := byName[name]; mp != nil {
-			return chainPlugin{mp}
+			return servedPlugin{mp}
 		}
 		return nil
 	}
@@ -55,7 +55,7 @@ func (s *Server) newChains(st *siteState) error {
 		if len(pc.Chain) == 0 || mp == nil {
 			continue
 		}
-		ch, err := chain.New(pc.Chain, plugins, chainPlugin{mp})
+		ch, err := chain.New(pc.Chain, plugins, servedPlugin{mp})
 		if err != nil {
 			return err // config checked the names
 		}
@@ -64,38 +64,38 @@ func (s *Server) newChains(st *siteState) error {
 	return nil
 }
 
-// chainPlugin is a mounted plugin as the request path and a chain run
-// it (front.Plugin).
-type chainPlugin struct{ mp *mountedPlugin }
+// servedPlugin is a mounted plugin as the request path (front.Plugin) and
+// a chain (chain.Plugin) serve it.
+type servedPlugin struct{ mp *mountedPlugin }
 
-func (p chainPlugin) Config() *config.Plugin { return &p.mp.cfg }
+func (p servedPlugin) Config() *config.Plugin { return &p.mp.cfg }
 
-func (p chainPlugin) Current() (*loader.Plugin, []byte) {
+func (p servedPlugin) Current() (*loader.Plugin, []byte) {
 	lv := p.mp.current.Load()
 	return lv.plugin, lv.fixed
 }
 
-func (p chainPlugin) Name() string        { return p.mp.cfg.Name }
-func (p chainPlugin) Path() string        { return p.mp.cfg.Path }
-func (p chainPlugin) CookieScope() string { return p.mp.cfg.CookieScope }
-func (p chainPlugin) Log() hclog.Logger   { return p.mp.log }
+func (p servedPlugin) Name() string        { return p.mp.cfg.Name }
+func (p servedPlugin) Path() string        { return p.mp.cfg.Path }
+func (p servedPlugin) CookieScope() string { return p.mp.cfg.CookieScope }
+func (p servedPlugin) Log() hclog.Logger   { return p.mp.log }
 
-func (p chainPlugin) Serving() (*loader.Plugin, []byte, string, bool) {
+func (p servedPlugin) Serving() (*loader.Plugin, []byte, string, bool) {
 	lv, msg, down := p.mp.serving()
 	return lv.plugin, lv.fixed, msg, down
 }
 
-func (p chainPlugin) Serves(lp *loader.Plugin) bool { return p.mp.current.Load().plugin == lp }
+func (p servedPlugin) Serves(lp *loader.Plugin) bool { return p.mp.current.Load().plugin == lp }
 
-// chainSite is what guests reach of the site beyond their request: the
+// siteServices is what guests reach of the site beyond their request: the
 // site serving now, whichever a request started under.
-type chainSite struct{ s *Server }
+type siteServices struct{ s *Server }
 
-func (c chainSite) StaticURL(path string) string { return c.s.staticURL(path) }
-func (c chainSite) SignCookie(scope, name, value string) (string, int32) {
+func (c siteServices) StaticURL(path string) string { return c.s.staticURL(path) }
+func (c siteServices) SignCookie(scope, name, value string) (string, int32) {
 	return c.s.signCookie(scope, name, value)
 }
-func (c chainSite) VerifyCookie(scope, name, signed string) (string, int32) {
+func (c siteServices) VerifyCookie(scope, name, signed string) (string, int32) {
 	return c.s.verifyCookie(scope, name, signed)
 }
 

@@ -61,12 +61,12 @@ func TestChainLinkServesOnlyALoadedVersion(t *testing.T) {
 		close(stop)
 		wg.Wait()
 	}()
-	ch, err := chain.New(nil, func(string) chain.Plugin { return nil }, chainPlugin{mp})
+	ch, err := chain.New(nil, func(string) chain.Plugin { return nil }, servedPlugin{mp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
-	req := chain.Request{R: r, PathInfo: "/", Client: &gateway.Client{}, RequestID: "r", Site: chainSite{s}}
+	req := chain.Request{R: r, PathInfo: "/", Client: &gateway.Client{}, RequestID: "r", Site: siteServices{s}}
 	served, refused := 0, 0
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); {
 		func() {

@@ -154,7 +154,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
-	s.front = front.New(front.Options{Log: s.log, WorkerID: s.workerID, Observe: s.metrics.observe, Services: chainSite{s}})
+	s.front = front.New(front.Options{Log: s.log, WorkerID: s.workerID, Observe: s.metrics.observe, Services: siteServices{s}})
 
 	if t := site.Server.TLS; t != nil {
 		cert, err := front.LoadCertificate(t.Cert, t.Key)
@@ -199,7 +199,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		if ld == nil {
 			old := kept[pc.Name]
 			st.plugins = append(st.plugins, old)
-			rs = append(rs, front.Route{Mount: pc.Mount, Plugin: chainPlugin{old}})
+			rs = append(rs, front.Route{Mount: pc.Mount, Plugin: servedPlugin{old}})
 			continue
 		}
 		svc, lp, err := ld.svc, ld.plugin, ld.err
@@ -224,7 +224,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
-		rs = append(rs, front.Route{Mount: pc.Mount, Plugin: chainPlugin{mp}})
+		rs = append(rs, front.Route{Mount: pc.Mount, Plugin: servedPlugin{mp}})
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.newChains(st))
@@ -245,7 +245,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	}
 	for i := range rs { // newChains settled the mounts of plugins without one
 		rs[i].Mount = site.Plugins[i].Mount
-		rs[i].Chain = st.chains[rs[i].Plugin.(chainPlugin).mp]
+		rs[i].Chain = st.chains[rs[i].Plugin.(servedPlugin).mp]
 	}
 	st.front = &front.Site{Server: &site.Server, Static: st.static, Routes: front.NewRoutes(rs)}
 	return st, nil
