@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 )
 
@@ -94,7 +95,7 @@ plugin "cookies" {
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
-		if err := s.srv.Reload(context.Background(), cfg); err != nil {
+		if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}

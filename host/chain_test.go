@@ -432,7 +432,7 @@ func startSiteError(t *testing.T, hcl string) error {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	srv, err := host.New(context.Background(), host.Options{Site: cfg, Loader: l, Version: "test"})
+	srv, err := host.New(context.Background(), host.Options{Site: host.SiteOf(cfg), Loader: l, Version: "test"})
 	if err == nil {
 		srv.Shutdown(context.Background())
 	}
@@ -478,7 +478,7 @@ plugin "hello" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if err := s.srv.Reload(context.Background(), cfg); err != nil {
+	if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := s.get(t, "/")

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -182,7 +183,7 @@ func TestSignedCookieScopes(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if err := s.srv.Reload(context.Background(), cfg); err != nil {
+	if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	wantResults(t, runScopeAttacks(t, s.base, string(signed)), map[string]string{

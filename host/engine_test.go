@@ -84,7 +84,7 @@ plugin "environ" {
 	if diags.HasErrors() {
 		t.Fatal(config.FormatDiagnostics(diags))
 	}
-	if err := s.srv.Reload(context.Background(), cfg); err != nil {
+	if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if got := engineOf("environ"); got != "wazy" {
@@ -128,7 +128,7 @@ func TestServeAfterShutdownReturns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := host.New(context.Background(), host.Options{Site: cfg, Loader: l, Version: "test"})
+	srv, err := host.New(context.Background(), host.Options{Site: host.SiteOf(cfg), Loader: l, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

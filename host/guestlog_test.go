@@ -20,7 +20,29 @@ import (
 // keep their level and their attributes are JSON fields; stderr lines
 // naming a level keep it; a panic is one entry at error level.
 func TestGuestLogLevelsAndFields(t *testing.T) {
-	text := `plugin "logs" { path = "` + testutil.Plugin(t, "plugins/testplugins/logs") + `" }`
+	guestLogLevelsAndFields(t, `plugin "logs" { path = "`+testutil.Plugin(t, "plugins/testplugins/logs")+`" }`)
+}
+
+// TestGuestLogInChains: a plugin served through middleware logs as it
+// does alone: its records keep their level and fields, and what it wrote
+// is on the traceback page.
+func TestGuestLogInChains(t *testing.T) {
+	text := `
+server { serve_traceback = true }
+plugin "logs" {
+  path       = "` + testutil.Plugin(t, "plugins/testplugins/logs") + `"
+  middleware = ["gzip"]
+}`
+	body := guestLogLevelsAndFields(t, text)
+	if !strings.Contains(body, "guest output:") || !strings.Contains(body, "structured") || !strings.Contains(body, "panic: deliberate panic") {
+		t.Errorf("traceback page without the guest's output:\n%s", body)
+	}
+}
+
+// guestLogLevelsAndFields serves a request that makes the logs plugin log
+// in every way and panic, checks the log, and returns the error page.
+func guestLogLevelsAndFields(t *testing.T, text string) string {
+	t.Helper()
 	site, diags := config.Parse([]byte(text), filepath.Join(t.TempDir(), "site.hcl"))
 	if diags.HasErrors() {
 		t.Fatal(config.FormatDiagnostics(diags))
@@ -32,7 +54,7 @@ func TestGuestLogLevelsAndFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	srv, err := host.New(context.Background(), host.Options{Site: site, Loader: l, Logger: log})
+	srv, err := host.New(context.Background(), host.Options{Site: host.SiteOf(site), Loader: l, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +107,5 @@ func TestGuestLogLevelsAndFields(t *testing.T) {
 	if panics != 1 {
 		t.Errorf("the panic made %d log entries, want 1:\n%s", panics, logs.String())
 	}
+	return rec.Body.String()
 }

@@ -133,7 +133,7 @@ func startSiteOpts(t testing.TB, hcl string, o siteOptions) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := host.New(context.Background(), host.Options{Site: cfg, Loader: l, Logger: log, Version: "test"})
+	srv, err := host.New(context.Background(), host.Options{Site: host.SiteOf(cfg), Loader: l, Logger: log, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

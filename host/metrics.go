@@ -183,6 +183,6 @@ func (s *Server) writeMetrics(w io.Writer) {
 			p.sample(f.name, f.value(st), append([]string{"plugin", st.name}, f.labels...)...)
 		}
 	}
-	s.stores.metrics.write(p)
+	s.writeServiceMetrics(p)
 	s.writeChainMetrics(p)
 }

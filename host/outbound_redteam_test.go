@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -199,7 +200,7 @@ func TestReloadClosesOutboundConnections(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if err := s.srv.Reload(context.Background(), cfg); err != nil {
+	if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -53,7 +54,7 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 			t.Errorf("site.hcl: %s", config.FormatDiagnostics(diags))
 			return
 		}
-		if s.srv.Reload(context.Background(), site) == nil {
+		if s.srv.Reload(context.Background(), host.SiteOf(site)) == nil {
 			reloads.Add(1)
 		}
 	})

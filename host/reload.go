@@ -9,7 +9,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host/internal/front"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -119,7 +121,7 @@ func (s *Server) servedAfterRefusal(mp *mountedPlugin, old *loadedVersion) strin
 // never runs alongside the interpreter's load, so on a small machine the
 // two do not slow each other down, and a later swap never waits for it.
 func (s *Server) loadNewVersion(mp *mountedPlugin, sha string) (*loader.Plugin, error) {
-	cfg := LoaderConfig(mp.cfg)
+	cfg := hostconfig.LoaderConfig(mp.cfg)
 	cfg.Services = mp.services
 	if s.loader.Compiled(cfg.Engine, sha) {
 		return s.loader.Load(context.Background(), cfg)
@@ -178,7 +180,11 @@ func fileSHA256(path string) (string, error) {
 // effect at once. If any plugin fails to load, nothing changes and the
 // error says why. Settings of the listeners (listen, tls, timeouts of the
 // HTTP server) need a restart; Reload logs which ones changed.
-func (s *Server) Reload(ctx context.Context, site *config.Site) error {
+func (s *Server) Reload(ctx context.Context, next *Site) error {
+	if next == nil || next.cfg == nil {
+		return errors.New("reload refused: no site")
+	}
+	site := next.cfg
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if s.closed {
@@ -209,13 +215,13 @@ func (s *Server) Reload(ctx context.Context, site *config.Site) error {
 	}
 	s.state.Store(st)
 	grace := requestsEndWithin(prev.site)
-	if s.storeGraceForTests > 0 {
-		grace = s.storeGraceForTests
+	if s.storeGrace > 0 {
+		grace = s.storeGrace
 	}
 	for _, mp := range removed {
 		mp.retireLocked()
 		mp.swapMu.Unlock()
-		mp.services.release(grace)
+		mp.services.Release(grace)
 	}
 	if prev.static != nil && prev.static != st.static {
 		prev.static.Close()
@@ -241,7 +247,7 @@ func requestsEndWithin(site *config.Site) time.Duration {
 	for _, pc := range site.Plugins {
 		longest = max(longest, pc.Timeout)
 	}
-	return longest + finalWriteGrace
+	return longest + front.FinalWriteGrace
 }
 
 func restartNeeded(a, b config.Server) bool {

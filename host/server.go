@@ -2,15 +2,11 @@ package host
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"reflect"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,24 +14,28 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/wasmhost/wasmhost/host/internal/chain"
+	"github.com/wasmhost/wasmhost/host/internal/front"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
 	"github.com/wasmhost/wasmhost/static"
 )
 
-// Options configure a Server.
+// Options configure a Server. Site and Loader are required.
 type Options struct {
-	Site     *config.Site
-	Loader   *loader.Loader
-	Logger   hclog.Logger
-	WorkerID int    // wasmhost.worker_id
-	Version  string // wasmhost.version
+	Site     *Site
+	Loader   *loader.Loader // compiles and runs the plugins; the caller closes it after Shutdown
+	Logger   hclog.Logger   // nil: no logging
+	WorkerID int            // wasmhost.worker_id in the guests' environ
+	Version  string         // wasmhost.version in the guests' environ
 }
 
 // Server serves a site: it routes each request to a plugin and runs it.
 type Server struct {
 	log      hclog.Logger
-	access   hclog.Logger
 	workerID int
 	version  string
 	loader   *loader.Loader
@@ -62,20 +62,18 @@ type Server struct {
 	watched    map[string]bool // plugin files being watched; under reloadMu
 	teardown   sync.Once
 
-	metrics   *metrics
-	totalsMu  sync.Mutex
-	totals    map[string]*pluginTotals // by plugin name, across reloads
-	started   time.Time
-	exchanges sync.Pool
-	reqSeq    atomic.Uint64
-	reqPrefix string
+	front    *front.Front // the request path
+	metrics  *metrics
+	totalsMu sync.Mutex
+	totals   map[string]*pluginTotals // by plugin name, across reloads
+	started  time.Time
 
-	cert *certificate // nil without a tls block
+	cert *front.Certificate // nil without a tls block
 
-	stores storeRegistry // key-value stores, opened on first use (services.go)
-	// storeGraceForTests, if set, replaces how long a store left without a
-	// claim by a reload stays open (requestsEndWithin).
-	storeGraceForTests time.Duration
+	stores *services.Registry // key-value stores, opened on first use
+	// storeGrace, if set, replaces how long a store left without a claim
+	// by a reload stays open (requestsEndWithin); tests shorten it.
+	storeGrace time.Duration
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -85,10 +83,10 @@ type Server struct {
 // siteState is one version of the site: its config, plugins and routes.
 type siteState struct {
 	site    *config.Site
-	routes  *routes
+	front   *front.Site // what the request path serves: settings, static files, routes
 	plugins []*mountedPlugin
-	static  *static.Handler           // nil without a static block
-	chains  map[*mountedPlugin]*chain // plugins served through middleware
+	static  *static.Handler                 // nil without a static block
+	chains  map[*mountedPlugin]*chain.Chain // plugins served through middleware
 }
 
 // mountedPlugin is a plugin as the router sees it: its settings, and the
@@ -107,8 +105,8 @@ type mountedPlugin struct {
 	retired bool          // under swapMu
 	totals  *pluginTotals // counters across versions; shared by every mountedPlugin of this name
 	// services are the plugin's stores and outbound client, the same for
-	// every version of it (services.go).
-	services  *pluginServices
+	// every version of it.
+	services  *services.Plugin
 	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
 	failure   atomic.Pointer[string] // set: requests get this error page (SetPluginFailure)
 }
@@ -132,8 +130,16 @@ func (lv *loadedVersion) version() string {
 }
 
 // New loads every plugin of the site. If any fails, the others are closed
-// and the error joins one *loader.LoadError per failed plugin.
+// and the error joins one *loader.LoadError per failed plugin (and a
+// *ConfigError for uses of plugins that their kinds refuse).
 func New(ctx context.Context, opts Options) (*Server, error) {
+	switch {
+	case opts.Site == nil || opts.Site.cfg == nil:
+		return nil, errors.New("host: Options.Site is missing (see LoadSite)")
+	case opts.Loader == nil:
+		return nil, errors.New("host: Options.Loader is missing (see loader.New)")
+	}
+	site := opts.Site.cfg
 	s := &Server{
 		log:      opts.Logger,
 		loader:   opts.Loader,
@@ -144,29 +150,25 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		started:  time.Now(),
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	s.stores.metrics = newServiceMetrics()
+	s.stores = services.NewRegistry()
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
-	s.access = s.log.Named("access")
-	var seed [4]byte
-	rand.Read(seed[:])
-	s.reqPrefix = fmt.Sprintf("%08x", binary.BigEndian.Uint32(seed[:]))
-	s.exchanges.New = func() any { return new(exchange) }
+	s.front = front.New(front.Options{Log: s.log, WorkerID: s.workerID, Observe: s.metrics.observe, Services: siteServices{s}})
 
-	if t := opts.Site.Server.TLS; t != nil {
-		cert, err := loadCertificate(t.Cert, t.Key)
+	if t := site.Server.TLS; t != nil {
+		cert, err := front.LoadCertificate(t.Cert, t.Key)
 		if err != nil {
 			return nil, err
 		}
 		s.cert = cert
 	}
-	st, err := s.newState(ctx, opts.Site, nil)
+	st, err := s.newState(ctx, site, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.state.Store(st)
-	if opts.Site.Server.Autoreload {
+	if site.Server.Autoreload {
 		if err := s.startWatching(); err != nil {
 			s.closeState(st)
 			return nil, err
@@ -189,7 +191,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 	}
 	var errs []error
-	var rs []route
+	var rs []front.Route
 	var fresh []*mountedPlugin
 	loads := s.loadChanged(ctx, site, kept)
 	for i, pc := range site.Plugins {
@@ -197,7 +199,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		if ld == nil {
 			old := kept[pc.Name]
 			st.plugins = append(st.plugins, old)
-			rs = append(rs, route{mount: pc.Mount, plugin: old})
+			rs = append(rs, front.Route{Mount: pc.Mount, Plugin: servedPlugin{old}})
 			continue
 		}
 		svc, lp, err := ld.svc, ld.plugin, ld.err
@@ -222,7 +224,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
-		rs = append(rs, route{mount: pc.Mount, plugin: mp})
+		rs = append(rs, front.Route{Mount: pc.Mount, Plugin: servedPlugin{mp}})
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.newChains(st))
@@ -236,15 +238,16 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		}
 		for _, ld := range loads {
 			if ld != nil {
-				ld.svc.release(0) // nothing served with them
+				ld.svc.Release(0) // nothing served with them
 			}
 		}
 		return nil, err
 	}
 	for i := range rs { // newChains settled the mounts of plugins without one
-		rs[i].mount = site.Plugins[i].Mount
+		rs[i].Mount = site.Plugins[i].Mount
+		rs[i].Chain = st.chains[rs[i].Plugin.(servedPlugin).mp]
 	}
-	st.routes = newRoutes(rs)
+	st.front = &front.Site{Server: &site.Server, Static: st.static, Routes: front.NewRoutes(rs)}
 	return st, nil
 }
 
@@ -252,7 +255,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 // services (nil if they could not be set up, with err saying why) and the
 // loaded plugin, or the error that stopped it.
 type pluginLoad struct {
-	svc    *pluginServices
+	svc    *services.Plugin
 	plugin *loader.Plugin
 	err    error
 }
@@ -267,18 +270,18 @@ func (s *Server) loadChanged(ctx context.Context, site *config.Site, kept map[st
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, pc := range site.Plugins {
-		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.key == servicesKey(site, pc) {
+		if old := kept[pc.Name]; old != nil && samePlugin(old.cfg, pc) && old.services.Unchanged(site, pc) {
 			continue
 		}
 		ld := &pluginLoad{}
 		loads[i] = ld
-		svc, err := s.newPluginServices(site, pc)
+		svc, err := s.stores.ForPlugin(site, pc)
 		if err != nil {
 			ld.err = err
 			continue
 		}
 		ld.svc = svc
-		cfg := LoaderConfig(pc)
+		cfg := hostconfig.LoaderConfig(pc)
 		cfg.Services = svc
 		wg.Add(1)
 		slots <- struct{}{}
@@ -293,7 +296,7 @@ func (s *Server) loadChanged(ctx context.Context, site *config.Site, kept map[st
 
 // wrap pairs a loaded plugin with its pre-encoded environ entries.
 func (s *Server) wrap(mp *mountedPlugin, lp *loader.Plugin) *loadedVersion {
-	return &loadedVersion{plugin: lp, fixed: fixedEnviron(mp.cfg.Name, lp.Version, lp.Engine, s.workerID, s.version, mp.cfg.Env)}
+	return &loadedVersion{plugin: lp, fixed: gateway.FixedEnviron(mp.cfg.Name, lp.Version, lp.Engine, s.workerID, s.version, mp.cfg.Env)}
 }
 
 // samePlugin reports whether two plugin blocks load the same way; the
@@ -314,33 +317,6 @@ func samePlugin(a, b config.Plugin) bool {
 		return p
 	}
 	return reflect.DeepEqual(norm(a), norm(b))
-}
-
-// LoaderConfig is what the loader needs of a plugin block. The request
-// timeout also bounds each instance's initialization.
-func LoaderConfig(pc config.Plugin) loader.Config {
-	var dirs []loader.Dir
-	for _, d := range pc.Dirs {
-		dirs = append(dirs, loader.Dir{Guest: d.Guest, Host: d.Host, Writable: d.Writable})
-	}
-	return loader.Config{
-		Dirs:        dirs,
-		Name:        pc.Name,
-		Path:        pc.Path,
-		Instances:   pc.Instances,
-		MemoryLimit: pc.MemoryLimit,
-		Engine:      pc.Engine,
-		Env:         pc.Env,
-		InitTimeout: pc.Timeout,
-	}
-}
-
-// Plugin returns the loaded plugin with that name, or nil.
-func (s *Server) Plugin(name string) *loader.Plugin {
-	if mp := s.state.Load().plugin(name); mp != nil {
-		return mp.current.Load().plugin
-	}
-	return nil
 }
 
 func (st *siteState) plugin(name string) *mountedPlugin {
@@ -402,7 +378,7 @@ func (s *Server) Serve(listeners []net.Listener) error {
 		go func(ln net.Listener) {
 			var err error
 			if useTLS {
-				srv.TLSConfig = s.cert.tlsConfig()
+				srv.TLSConfig = s.cert.TLSConfig()
 				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
@@ -432,7 +408,7 @@ func (s *Server) httpServer() *http.Server {
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
-		ConnContext:       withConnInfo,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          s.log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 }
@@ -469,7 +445,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.watcher.Close()
 		}
 		s.closeState(s.state.Load())
-		s.stores.close()
+		s.stores.Close()
 	})
 	return errors.Join(errs...)
 }
@@ -511,21 +487,9 @@ func (s *Server) goBackground(f func()) bool {
 	return true
 }
 
-// PluginStats returns every plugin's counters, by name.
-func (s *Server) PluginStats() map[string]loader.Stats {
-	st := s.state.Load()
-	m := make(map[string]loader.Stats, len(st.plugins))
-	for _, mp := range st.plugins {
-		m[mp.cfg.Name] = mp.stats()
-	}
-	return m
-}
-
-// appendRequestID appends the next request ID to b. It is kept as bytes:
-// the environ copies it, and only a log line needs it as a string.
-func (s *Server) appendRequestID(b []byte) []byte {
-	n := s.reqSeq.Add(1)
-	b = append(b, s.reqPrefix...)
-	b = append(b, '-')
-	return strconv.AppendUint(b, n, 16)
+// ServeHTTP routes a request to its plugin and runs the plugin's guest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.metrics.inFlight.Add(1)
+	defer s.metrics.inFlight.Add(-1)
+	s.front.Serve(w, r, s.state.Load().front)
 }

@@ -353,7 +353,7 @@ plugin "services" {
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
-		if err := s.srv.Reload(context.Background(), cfg); err != nil {
+		if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}

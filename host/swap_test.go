@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -326,7 +327,7 @@ func TestSiteReloadInPlace(t *testing.T) {
 		if diags.HasErrors() {
 			return fmt.Errorf("%s", config.FormatDiagnostics(diags))
 		}
-		return s.srv.Reload(context.Background(), site)
+		return s.srv.Reload(context.Background(), host.SiteOf(site))
 	}
 	helloBefore := s.srv.Plugin("hello")
 	write(`plugin "hello" { path = "` + hello + `" }

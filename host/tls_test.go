@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
@@ -122,7 +123,7 @@ plugin "environ" { path = "`+testutil.Plugin(t, "plugins/examples/environ")+`" }
 	if diags.HasErrors() {
 		t.Fatal(config.FormatDiagnostics(diags))
 	}
-	if err := s.srv.Reload(context.Background(), site); err != nil {
+	if err := s.srv.Reload(context.Background(), host.SiteOf(site)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.srv.ReloadTLS(); err != nil {

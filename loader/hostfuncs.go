@@ -69,10 +69,10 @@ type hostFunction struct {
 // its host module from.
 var hostFunctions = []hostFunction{
 	{abi.ImportEnvironGet, environGet, []valueType{i32, i32}, []valueType{i32}},
-	{abi.ImportBodyRead, bodyRead, []valueType{i32, i32}, []valueType{i32}},
+	{abi.ImportBodyRead, blocking(bodyRead), []valueType{i32, i32}, []valueType{i32}},
 	{abi.ImportStartResponse, startResponse, []valueType{i32, i32, i32}, []valueType{i32}},
-	{abi.ImportBodyWrite, bodyWrite, []valueType{i32, i32}, []valueType{i32}},
-	{abi.ImportBodyFlush, bodyFlush, nil, []valueType{i32}},
+	{abi.ImportBodyWrite, blocking(bodyWrite), []valueType{i32, i32}, []valueType{i32}},
+	{abi.ImportBodyFlush, blocking(bodyFlush), nil, []valueType{i32}},
 	{abi.ImportLog, logMessage, []valueType{i32, i32, i32}, nil},
 	{abi.ImportStaticURL, staticURL, []valueType{i32, i32, i32, i32}, []valueType{i32}},
 }
@@ -113,9 +113,10 @@ func instanceOf(ctx context.Context) *instance {
 	return inst
 }
 
-// blocking marks a host function that may wait on the network (a store,
-// an outbound request): the guest gives its place in the scheduler back
-// for the call, as it does for body I/O and sleeps.
+// blocking marks a host function that may wait on the network (the
+// client's body and response, a store, an outbound request, a chain's
+// downstream): the guest gives its place in the scheduler back for the
+// call, as it does for sleeps.
 func blocking(fn hostFunc) hostFunc {
 	return func(ctx context.Context, mem guestMemory, stack []uint64) {
 		inst := instanceOf(ctx)
@@ -159,12 +160,7 @@ func bodyRead(ctx context.Context, mem guestMemory, stack []uint64) {
 	if bufLen > 1<<30 { // keep n representable as a positive i32
 		bufLen = 1 << 30
 	}
-	p := guestBytes(mem, abi.ImportBodyRead, buf, bufLen)
-	inst := instanceOf(ctx)
-	inst.pause()
-	n := ex.ReadBody(p)
-	inst.resume()
-	setResult(stack, n)
+	setResult(stack, ex.ReadBody(guestBytes(mem, abi.ImportBodyRead, buf, bufLen)))
 }
 
 func startResponse(ctx context.Context, mem guestMemory, stack []uint64) {
@@ -189,11 +185,7 @@ func bodyWrite(ctx context.Context, mem guestMemory, stack []uint64) {
 		setResult(stack, abi.ErrState)
 		return
 	}
-	inst := instanceOf(ctx)
-	inst.pause()
-	n := ex.WriteBody(p)
-	inst.resume()
-	setResult(stack, n)
+	setResult(stack, ex.WriteBody(p))
 }
 
 func bodyFlush(ctx context.Context, _ guestMemory, stack []uint64) {
@@ -202,11 +194,7 @@ func bodyFlush(ctx context.Context, _ guestMemory, stack []uint64) {
 		setResult(stack, abi.ErrState)
 		return
 	}
-	inst := instanceOf(ctx)
-	inst.pause()
-	n := ex.Flush()
-	inst.resume()
-	setResult(stack, n)
+	setResult(stack, ex.Flush())
 }
 
 func logMessage(ctx context.Context, mem guestMemory, stack []uint64) {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/devbuild"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/loader"
 	"github.com/wasmhost/wasmhost/static"
 )
@@ -72,7 +72,7 @@ func checkPlugins(ctx context.Context, l *loader.Loader, site *config.Site, stdo
 				continue
 			}
 		}
-		p, err := l.Load(ctx, host.LoaderConfig(pc))
+		p, err := l.Load(ctx, hostconfig.LoaderConfig(pc))
 		if err != nil {
 			diags = append(diags, loadDiagnostics(site, err)...)
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/prefork"
 	"github.com/wasmhost/wasmhost/internal/version"
 	"github.com/wasmhost/wasmhost/loader"
@@ -69,7 +70,7 @@ func runWorker(o *runOptions, log hclog.Logger) int {
 			if err != nil {
 				return nil, nil, err
 			}
-			srv, err := host.New(ctx, host.Options{Site: site, Loader: l, Logger: b.Log, WorkerID: b.ID, Version: version.Version})
+			srv, err := host.New(ctx, host.Options{Site: hostconfig.Site[*host.Site](site), Loader: l, Logger: b.Log, WorkerID: b.ID, Version: version.Version})
 			if err != nil {
 				l.Close(ctx)
 				return nil, nil, &prefork.ExitError{Code: exitUsage, Err: errors.New(pluginDiagnostics(site, err))}

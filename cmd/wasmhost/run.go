@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/prefork"
 	"github.com/wasmhost/wasmhost/internal/version"
 	"github.com/wasmhost/wasmhost/loader"
@@ -169,7 +170,7 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 	if site.Server.Debug {
 		sources = buildSources(ctx, site, log)
 	}
-	srv, err := host.New(ctx, host.Options{Site: site, Loader: l, Logger: log, Version: version.Version})
+	srv, err := host.New(ctx, host.Options{Site: hostconfig.Site[*host.Site](site), Loader: l, Logger: log, Version: version.Version})
 	if err != nil {
 		fmt.Fprint(stderr, pluginDiagnostics(site, err))
 		return exitUsage
@@ -333,7 +334,7 @@ func reloadInPlace(o *runOptions, srv *host.Server, log hclog.Logger) {
 		log.Error("SIGHUP: site.hcl has errors; the running site keeps serving", "diagnostics", strings.TrimSpace(config.FormatDiagnostics(diags)))
 		return
 	}
-	if err := srv.Reload(context.Background(), site); err != nil {
+	if err := srv.Reload(context.Background(), hostconfig.Site[*host.Site](site)); err != nil {
 		log.Error("SIGHUP: reload refused; the running site keeps serving", "error", err)
 		return // the TLS files stay those of the running site
 	}

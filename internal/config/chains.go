@@ -5,22 +5,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/wasmhost/wasmhost/internal/builtins"
 )
-
-// Builtins are the middleware names the host implements itself; a
-// middleware list may name them like plugins, and no plugin may take
-// their names.
-var Builtins = []string{"gzip", "xsrf"}
-
-// IsBuiltin reports whether name is a built-in middleware.
-func IsBuiltin(name string) bool {
-	for _, b := range Builtins {
-		if b == name {
-			return true
-		}
-	}
-	return false
-}
 
 // Secret is a setting that must never be shown: it formats as
 // "[redacted]", so a config printed in a log or an error cannot leak it.
@@ -121,9 +108,9 @@ func (d *decoder) resolveChains() {
 	for i := range d.site.Plugins {
 		p := &d.site.Plugins[i]
 		byName[p.Name] = p
-		if IsBuiltin(p.Name) {
+		if builtins.Is(p.Name) {
 			d.errorf(p.Range, "Reserved plugin name",
-				"%q is the name of a built-in middleware (%s); give the plugin another name.", p.Name, strings.Join(Builtins, ", "))
+				"%q is the name of a built-in middleware (%s); give the plugin another name.", p.Name, strings.Join(builtins.Names, ", "))
 		}
 	}
 	for i := range d.site.Plugins {
@@ -134,9 +121,9 @@ func (d *decoder) resolveChains() {
 				d.errorf(p.MiddlewareRanges[j], "Middleware cycle", "plugin %q names itself in its middleware list.", p.Name)
 			case byName[name] != nil:
 				named[name] = true
-			case !IsBuiltin(name):
+			case !builtins.Is(name):
 				d.errorf(p.MiddlewareRanges[j], "Unknown middleware",
-					"plugin %q: %q is neither a plugin of this site nor a built-in middleware (%s).", p.Name, name, strings.Join(Builtins, ", "))
+					"plugin %q: %q is neither a plugin of this site nor a built-in middleware (%s).", p.Name, name, strings.Join(builtins.Names, ", "))
 			}
 		}
 	}
@@ -185,7 +172,7 @@ func (d *decoder) expand(p *Plugin, byName map[string]*Plugin, path []string) ([
 	for j, name := range p.Middleware {
 		m := byName[name]
 		if m == nil {
-			if IsBuiltin(name) {
+			if builtins.Is(name) {
 				chain = append(chain, name)
 			}
 			continue

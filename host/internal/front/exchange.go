@@ -1,4 +1,4 @@
-package host
+package front
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
-	"github.com/wasmhost/wasmhost/loader"
+	"github.com/wasmhost/wasmhost/host/internal/chain"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 )
 
 // responseBufferSize is how much response body the host holds before it
@@ -26,15 +27,12 @@ const responseBufferSize = 64 << 10
 // before it commits to chunked framing (its bufferBeforeChunkingSize).
 const netHTTPBuffered = 2048
 
-// guestLogCapture bounds the guest output kept per request for error pages.
-const guestLogCapture = 16 << 10
-
 // exchange is one HTTP request as a guest sees it (loader.Exchange). It is
 // reused across requests through a sync.Pool; reset prepares it for one.
 type exchange struct {
-	srv    *Server
-	client *client // &cl
-	cl     client
+	site   chain.Site      // static URLs and signed cookies
+	client *gateway.Client // &cl
+	cl     gateway.Client
 	w      http.ResponseWriter
 	r      *http.Request
 	ctx    context.Context          // the request's deadline and cancellation
@@ -44,7 +42,7 @@ type exchange struct {
 	rcv    http.ResponseController
 	log    hclog.Logger // the plugin's logger
 	// cookieScope is the plugin's cookie_scope, in which its signed
-	// cookies are signed and verified (cookies.go).
+	// cookies are signed and verified (host/internal/cookies).
 	cookieScope string
 
 	requestID []byte
@@ -65,8 +63,8 @@ type exchange struct {
 	traceback bool   // serve_traceback for this request
 }
 
-func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c client, log hclog.Logger) {
-	ex.srv, ex.cl = s, c
+func (ex *exchange) reset(site chain.Site, w http.ResponseWriter, r *http.Request, c gateway.Client, log hclog.Logger) {
+	ex.site, ex.cl = site, c
 	ex.client = &ex.cl
 	ex.w, ex.r, ex.body, ex.log = w, r, nil, log
 	ex.ctx = r.Context()
@@ -81,7 +79,7 @@ func (ex *exchange) reset(s *Server, w http.ResponseWriter, r *http.Request, c c
 // release drops references to the request so the pool does not keep it
 // alive, and oversized buffers so one huge request does not pin memory.
 func (ex *exchange) release() {
-	ex.srv, ex.client, ex.cl = nil, nil, client{}
+	ex.site, ex.client, ex.cl = nil, nil, gateway.Client{}
 	ex.w, ex.r, ex.body, ex.log, ex.ctx, ex.rc, ex.rcv = nil, nil, nil, nil, nil, nil, http.ResponseController{}
 	ex.cancel = nil
 	if cap(ex.env) > 64<<10 {
@@ -135,7 +133,7 @@ func (ex *exchange) StartResponse(status int32, headers []byte) int32 {
 	if ex.started {
 		return abi.ErrState
 	}
-	declared, rc := checkStart(status, headers)
+	declared, rc := gateway.CheckStart(status, headers)
 	if rc != 0 {
 		return rc
 	}
@@ -152,7 +150,7 @@ func (ex *exchange) WriteBody(p []byte) int32 {
 		return abi.ErrState
 	case ex.gone || ex.ended():
 		return abi.ErrClosed
-	case !bodyAllowed(ex.status):
+	case !gateway.BodyAllowed(ex.status):
 		return 0 // net/http would refuse it; drop it as it does for HEAD
 	case ex.declared >= 0 && ex.written+int64(len(p)) > ex.declared:
 		return abi.ErrLength
@@ -218,33 +216,37 @@ func (ex *exchange) endNow() {
 }
 
 func (ex *exchange) Log(level int32, msg []byte) {
-	lvl, text, fields := loader.GuestRecord(level, msg)
-	ex.log.Log(lvl, text, append(fields, "request_id", string(ex.requestID))...)
-	if level&abi.LogStructured != 0 {
-		msg = []byte(text)
-	}
-	if room := guestLogCapture - len(ex.guestLog); room > 0 {
-		if len(msg) >= room {
-			msg = msg[:room-1]
-		}
-		ex.guestLog = append(append(ex.guestLog, msg...), '\n')
-	}
+	ex.guestLog = gateway.LogGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
 }
 
-func (ex *exchange) StaticURL(path string) string { return ex.srv.staticURL(path) }
+func (ex *exchange) StaticURL(path string) string { return ex.site.StaticURL(path) }
 
-// finalWriteGrace is how long the host may take to write an answer of its
+// The client's exchange (a plugin without middleware) signs and verifies
+// cookies in its plugin's scope; it never has an XSRF token, which only
+// the xsrf built-in sets.
+
+func (ex *exchange) SignCookie(name, value string) (string, int32) {
+	return ex.site.SignCookie(ex.cookieScope, name, value)
+}
+
+func (ex *exchange) VerifyCookie(name, signed string) (string, int32) {
+	return ex.site.VerifyCookie(ex.cookieScope, name, signed)
+}
+
+func (ex *exchange) XSRFToken() (string, int32) { return "", abi.ErrUnavailable }
+
+// FinalWriteGrace is how long the host may take to write an answer of its
 // own (an error page, a buffered response) once the guest is done, when the
 // request's deadline is nearer than that or past.
-const finalWriteGrace = 5 * time.Second
+const FinalWriteGrace = 5 * time.Second
 
 // allowFinalWrite moves the connection's write deadline, set to the
 // request's deadline, far enough out that the host can still send the
 // answer. A client that does not read it holds a connection for that long,
 // never an instance.
 func (ex *exchange) allowFinalWrite(deadline time.Time) {
-	if time.Until(deadline) < finalWriteGrace {
-		_ = ex.rc.SetWriteDeadline(time.Now().Add(finalWriteGrace))
+	if time.Until(deadline) < FinalWriteGrace {
+		_ = ex.rc.SetWriteDeadline(time.Now().Add(FinalWriteGrace))
 	}
 }
 
@@ -255,7 +257,7 @@ func (ex *exchange) commit() bool {
 	}
 	ex.committed = true
 	h := ex.w.Header()
-	copyHeaders(h, ex.header)
+	gateway.CopyHeaders(h, ex.header)
 	ex.w.WriteHeader(ex.status)
 	if len(ex.buf) > 0 {
 		ok := ex.send(ex.buf)
@@ -283,7 +285,7 @@ func (ex *exchange) finishOK() {
 	// net/http computes the same Content-Length itself for a body it
 	// holds whole when the handler returns (up to 2 KiB on HTTP/1); set
 	// it here only beyond that.
-	if ex.declared < 0 && bodyAllowed(ex.status) && (len(ex.buf) > netHTTPBuffered || ex.r.ProtoMajor != 1) {
+	if ex.declared < 0 && gateway.BodyAllowed(ex.status) && (len(ex.buf) > netHTTPBuffered || ex.r.ProtoMajor != 1) {
 		ex.w.Header().Set("Content-Length", strconv.Itoa(len(ex.buf)))
 	}
 	ex.commit()
@@ -295,8 +297,4 @@ func (ex *exchange) bytesSent() int64 {
 		return 0
 	}
 	return ex.written
-}
-
-func bodyAllowed(status int) bool {
-	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

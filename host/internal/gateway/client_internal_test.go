@@ -1,4 +1,4 @@
-package host
+package gateway
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func TestResolveClientWithoutXHeaders(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = c.remote
-		got := (&Server{}).resolveClient(cfg, r)
+		got := ResolveClient(cfg, r)
 		if got.addr != c.addr || got.port != c.port || got.logged != c.logged || got.scheme != "http" {
 			t.Errorf("%s: %+v, want addr %s port %s logged %s", c.remote, got, c.addr, c.port, c.logged)
 		}
@@ -43,7 +43,7 @@ func TestServerAddr(t *testing.T) {
 		local, _ := net.ResolveTCPAddr("tcp", c.local)
 		r = r.WithContext(contextWithLocal(r, local))
 		for i := 0; i < 2; i++ { // the second time from the cache
-			cl := (&Server{}).resolveClient(&config.Server{}, r)
+			cl := ResolveClient(&config.Server{}, r)
 			if name, port := serverAddr(r, &cl); name != c.name || port != c.port {
 				t.Errorf("Host %q on %s: %q %q, want %q %q", c.host, c.local, name, port, c.name, c.port)
 			}
@@ -65,9 +65,9 @@ func TestConnInfoAgreesWithTheRequest(t *testing.T) {
 		alone := httptest.NewRequest("GET", "/", nil)
 		alone.RemoteAddr = remote
 		alone = alone.WithContext(contextWithLocal(alone, local))
-		want := (&Server{}).resolveClient(cfg, alone)
+		want := ResolveClient(cfg, alone)
 		ctx := context.WithValue(alone.Context(), connInfoKey{}, newConnInfo(remote, local))
-		got := (&Server{}).resolveClient(cfg, alone.WithContext(ctx))
+		got := ResolveClient(cfg, alone.WithContext(ctx))
 		if got != want {
 			t.Errorf("%s: from connInfo %+v, alone %+v", remote, got, want)
 		}
@@ -75,7 +75,7 @@ func TestConnInfoAgreesWithTheRequest(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "192.0.2.7:99"
 	r = r.WithContext(context.WithValue(r.Context(), connInfoKey{}, newConnInfo("192.0.2.1:1234", local)))
-	if got := (&Server{}).resolveClient(cfg, r); got.addr != "192.0.2.7" || got.port != "99" {
+	if got := ResolveClient(cfg, r); got.addr != "192.0.2.7" || got.port != "99" {
 		t.Errorf("a rewritten RemoteAddr took the connection's: %+v", got)
 	}
 }

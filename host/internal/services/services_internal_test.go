@@ -1,4 +1,4 @@
-package host
+package services
 
 import (
 	"path/filepath"
@@ -13,8 +13,8 @@ import (
 // claim that comes back within the grace keeps it, and the last release
 // closes it after the grace.
 func TestStoreRegistryClaims(t *testing.T) {
-	r := &storeRegistry{metrics: newServiceMetrics()}
-	defer r.close()
+	r := NewRegistry()
+	defer r.Close()
 	d := config.KV{Name: "s", Path: filepath.Join(t.TempDir(), "s.kv")}
 	k := keyOf(d)
 	if _, err := r.open(d); err == nil || !strings.Contains(err.Error(), "replaced by a reload") {
@@ -27,22 +27,22 @@ func TestStoreRegistryClaims(t *testing.T) {
 	}
 	r.release(k, time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
-	if r.openCount() != 1 {
+	if r.OpenCount() != 1 {
 		t.Fatal("closed while a claim remained")
 	}
 	r.release(k, 30*time.Millisecond)
 	r.claim(k) // declared again before the grace ran out
 	time.Sleep(60 * time.Millisecond)
-	if r.openCount() != 1 {
+	if r.OpenCount() != 1 {
 		t.Fatal("closed although it was claimed again within the grace")
 	}
 	r.release(k, time.Millisecond)
 	r.release(k, time.Millisecond) // a second release of a gone claim is ignored
 	deadline := time.Now().Add(5 * time.Second)
-	for r.openCount() != 0 && time.Now().Before(deadline) {
+	for r.OpenCount() != 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if r.openCount() != 0 {
+	if r.OpenCount() != 0 {
 		t.Fatal("still open after the last release's grace")
 	}
 	if _, err := r.open(d); err == nil {

@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"bufio"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
 // The built-in "xsrf" middleware: Tornado's xsrf_cookies. Every response
@@ -49,10 +51,10 @@ const (
 
 type xsrfLink struct{}
 
-func (xsrfLink) name() string  { return "xsrf" }
+func (xsrfLink) name() string  { return builtins.XSRF }
 func (xsrfLink) builtin() bool { return true }
 
-func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
+func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink) error {
 	var token []byte
 	if c, err := req.r.Cookie(xsrfCookie); err == nil {
 		token = unmaskXSRF(c.Value)
@@ -62,7 +64,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 		token = make([]byte, xsrfLen)
 		rand.Read(token)
 		cookie := (&http.Cookie{Name: xsrfCookie, Value: maskXSRF(token), Path: "/", SameSite: http.SameSiteLaxMode}).String()
-		out = &headerSink{sink: out, extra: abi.AppendPair(nil, "Set-Cookie", cookie)}
+		out = &headerSink{Sink: out, extra: abi.AppendPair(nil, "Set-Cookie", cookie)}
 	}
 	call.xsrf = token
 	switch req.r.Method {
@@ -72,11 +74,11 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 			submitted = req.r.Header.Get("X-Csrftoken")
 		}
 		if submitted == "" && req.body != nil {
-			var replay bodySource
+			var replay BodySource
 			var err error
 			submitted, replay, err = formToken(req)
 			if err != nil {
-				out.StartResponse(http.StatusInternalServerError, errorHeaders)
+				out.StartResponse(http.StatusInternalServerError, gateway.ErrorHeaders)
 				out.WriteBody([]byte("500 Internal Server Error: cannot hold the form: " + err.Error() + "\n"))
 				return nil
 			}
@@ -98,7 +100,7 @@ func (xsrfLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequ
 				reason = "'_xsrf' cookie missing"
 			}
 			msg := "403 Forbidden: " + reason + "\n"
-			out.StartResponse(http.StatusForbidden, errorHeaders)
+			out.StartResponse(http.StatusForbidden, gateway.ErrorHeaders)
 			out.WriteBody([]byte(msg))
 			return nil
 		}
@@ -138,12 +140,12 @@ func unmaskXSRF(s string) []byte {
 // read and continues with the rest (an io.Closer: close it when the chain
 // is done). What was read is held in a spillBuffer. The error says the
 // read part could not be held (the temporary file failed).
-func formToken(req *linkRequest) (string, bodySource, error) {
+func formToken(req *linkRequest) (string, BodySource, error) {
 	mt, params, err := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
 		return "", req.body, nil
 	}
-	seen := &spillBuffer{memMax: xsrfMemory}
+	seen := &gateway.SpillBuffer{MemMax: xsrfMemory}
 	tee := &teeBody{src: &bodyReader{src: req.body}, seen: seen}
 	var value string
 	if mt == "multipart/form-data" {
@@ -207,8 +209,8 @@ func multipartField(mr *multipart.Reader, name string) string {
 	}
 }
 
-// bodyReader reads a bodySource as an io.Reader.
-type bodyReader struct{ src bodySource }
+// bodyReader reads a BodySource as an io.Reader.
+type bodyReader struct{ src BodySource }
 
 var errBodyRead = errors.New("request body read failed")
 
@@ -228,9 +230,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // another goroutine.
 type replayBody struct {
 	mu     sync.Mutex
-	prefix *spillBuffer
+	prefix *gateway.SpillBuffer
 	done   bool // prefix is read
-	rest   bodySource
+	rest   BodySource
 }
 
 func (b *replayBody) ReadBody(p []byte) int32 {
@@ -256,14 +258,14 @@ func (b *replayBody) Close() error {
 	return b.prefix.Close()
 }
 
-// headerSink adds headers to a response on its way to sink.
+// headerSink adds headers to a response on its way to Sink.
 type headerSink struct {
-	sink
+	Sink
 	extra []byte
 }
 
 func (h *headerSink) StartResponse(status int32, headers []byte) int32 {
 	all := make([]byte, 0, len(headers)+len(h.extra))
 	all = append(append(all, headers...), h.extra...)
-	return h.sink.StartResponse(status, all)
+	return h.Sink.StartResponse(status, all)
 }

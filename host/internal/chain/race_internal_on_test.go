@@ -1,6 +1,6 @@
 //go:build race
 
-package host
+package chain
 
 // raceDetector: the hand-off test's long run is for the race pass.
 const raceDetector = true

@@ -1,4 +1,4 @@
-package host
+package gateway
 
 import (
 	"net/http"
@@ -9,10 +9,10 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// checkStart validates a guest's start_response (its own or a
+// CheckStart validates a guest's start_response (its own or a
 // downstream's, as a middleware sees it): a status from 200 to 999 and
 // valid headers. rc is 0 or abi.ErrInvalid.
-func checkStart(status int32, headers []byte) (declared int64, rc int32) {
+func CheckStart(status int32, headers []byte) (declared int64, rc int32) {
 	if status < 200 || status > 999 {
 		return -1, abi.ErrInvalid
 	}
@@ -31,7 +31,7 @@ func checkHeaders(enc []byte) (declared int64, ok bool) {
 	declared = -1
 	for len(enc) > 0 {
 		k, v, rest, good := abi.NextPair(enc)
-		if !good || !validName(k) || !validValue(v) {
+		if !good || !ValidName(k) || !ValidValue(v) {
 			return 0, false
 		}
 		if len(k) == len("Content-Length") && textproto.CanonicalMIMEHeaderKey(string(k)) == "Content-Length" {
@@ -46,13 +46,13 @@ func checkHeaders(enc []byte) (declared int64, ok bool) {
 	return declared, true
 }
 
-// copyHeaders adds the encoded headers to h, except hop-by-hop framing
+// CopyHeaders adds the encoded headers to h, except hop-by-hop framing
 // headers: the connection's framing is the server's business (PEP 3333 says
 // the same), and a guest-set Transfer-Encoding would corrupt it.
 //
 // Two allocations cover every header: one string holds all the values
 // (each value is a substring of it) and one slice backs every value list.
-func copyHeaders(h http.Header, enc []byte) {
+func CopyHeaders(h http.Header, enc []byte) {
 	n := 0
 	for rest := enc; len(rest) > 0; n++ {
 		_, _, rest, _ = abi.NextPair(rest)
@@ -84,7 +84,7 @@ func copyHeaders(h http.Header, enc []byte) {
 }
 
 // commonHeaders maps the usual spellings of common response header names
-// to their canonical form, which copyHeaders then uses without allocating.
+// to their canonical form, which CopyHeaders then uses without allocating.
 var commonHeaders = func() map[string]string {
 	m := map[string]string{}
 	for _, name := range []string{
@@ -98,7 +98,7 @@ var commonHeaders = func() map[string]string {
 	return m
 }()
 
-func validName(b []byte) bool {
+func ValidName(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -110,7 +110,7 @@ func validName(b []byte) bool {
 	return true
 }
 
-func validValue(b []byte) bool {
+func ValidValue(b []byte) bool {
 	for _, c := range b {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
@@ -133,3 +133,11 @@ var isTokenChar = func() (t [128]bool) {
 	}
 	return t
 }()
+
+// BodyAllowed reports whether a response with this status may have a body.
+func BodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// ErrorHeaders are the head of the plain-text error pages a chain writes.
+var ErrorHeaders = abi.AppendPair(abi.AppendPair(nil, "Content-Type", "text/plain; charset=utf-8"), "X-Content-Type-Options", "nosniff")

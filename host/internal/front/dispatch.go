@@ -1,4 +1,4 @@
-package host
+package front
 
 import (
 	"context"
@@ -11,61 +11,71 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/chain"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/internal/reqctx"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
-// ServeHTTP routes a request to its plugin and runs the plugin's guest.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve routes a request to its plugin in site and runs the plugin's
+// guest, or answers itself: 414, a redirect to the clean path, a static
+// file, 404, the plugin's failure page, 501 for a WebSocket, 413.
+func (f *Front) Serve(w http.ResponseWriter, r *http.Request, site *Site) {
 	start := time.Now()
-	s.metrics.inFlight.Add(1)
-	defer s.metrics.inFlight.Add(-1)
-	st := s.state.Load()
-	cfg := &st.site.Server
-	c := s.resolveClient(cfg, r)
+	cfg := site.Server
+	c := gateway.ResolveClient(cfg, r)
 	if int64(len(r.RequestURI)) > cfg.MaxURLLength {
-		s.plainError(w, r, ptr(c), http.StatusRequestURITooLong, "414 URI too long", start, "")
+		f.plainError(w, r, ptr(c), http.StatusRequestURITooLong, "414 URI too long", start, "")
 		return
 	}
 	if p := r.URL.Path; p != "" && p[0] == '/' && hasDotSegments(p) {
 		// Clean before routing, as net/http's ServeMux does, so "/env/../x"
 		// can never reach the plugin at "/env" as a path outside its mount.
-		s.redirectClean(w, r, ptr(c), start)
+		f.redirectClean(w, r, ptr(c), start)
 		return
 	}
-	if st.static != nil && st.static.Matches(r.URL.Path) {
-		s.serveStatic(st.static, w, r, ptr(c), start)
+	if site.Static != nil && site.Static.Matches(r.URL.Path) {
+		f.serveStatic(site.Static, w, r, ptr(c), start)
 		return
 	}
-	rt, scriptName, pathInfo := st.routes.match(r.URL.Path)
+	rt, scriptName, pathInfo := site.Routes.match(r.URL.Path)
 	if rt == nil {
-		s.plainError(w, r, ptr(c), http.StatusNotFound, "404 page not found", start, "")
+		f.plainError(w, r, ptr(c), http.StatusNotFound, "404 page not found", start, "")
 		return
 	}
-	mp := rt.plugin
-	if msg, down := mp.unavailable(); down {
-		s.serveFailure(w, r, ptr(c), start, mp.cfg.Name, msg)
+	p := rt.Plugin
+	name := p.Name()
+	if _, _, msg, down := p.Serving(); down {
+		f.serveFailure(w, r, ptr(c), start, name, msg)
 		return
 	}
 	if isWebSocketUpgrade(r) {
-		s.plainError(w, r, ptr(c), http.StatusNotImplemented, webSocketRefusal, start, mp.cfg.Name)
+		f.plainError(w, r, ptr(c), http.StatusNotImplemented, webSocketRefusal, start, name)
 		return
 	}
 	if r.ContentLength > cfg.MaxBodySize {
-		s.plainError(w, r, ptr(c), http.StatusRequestEntityTooLarge, "413 request body too large", start, mp.cfg.Name)
+		f.plainError(w, r, ptr(c), http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
 		return
 	}
-	ex := s.exchanges.Get().(*exchange)
+	ex := f.exchanges.Get().(*exchange)
 	defer func() {
 		ex.release()
-		s.exchanges.Put(ex)
+		f.exchanges.Put(ex)
 	}()
-	ex.reset(s, w, r, c, mp.log)
-	ex.cookieScope = mp.cfg.CookieScope
-	ex.requestID = s.appendRequestID(ex.requestID[:0])
+	f.serveGuest(w, r, ex, c, site, rt, scriptName, pathInfo, start)
+}
+
+// serveGuest runs the guest of a routed request (through its chain, if it
+// has one) on the exchange ex, and finishes the response.
+func (f *Front) serveGuest(w http.ResponseWriter, r *http.Request, ex *exchange, c gateway.Client, site *Site, rt *Route, scriptName, pathInfo string, start time.Time) {
+	cfg, p := site.Server, rt.Plugin
+	pc := p.Config()
+	ex.reset(f.services, w, r, c, p.Log())
+	ex.cookieScope = pc.CookieScope
+	ex.requestID = f.appendRequestID(ex.requestID[:0])
 	ex.traceback = cfg.ServeTraceback
 	// The deadline counts from the request's arrival at the handler.
-	ctx := reqctx.WithDeadline(r.Context(), start.Add(mp.cfg.Timeout))
+	ctx := reqctx.WithDeadline(r.Context(), start.Add(pc.Timeout))
 	defer ctx.Cancel()
 	ex.ctx, ex.cancel = ctx, ctx
 	// The plugin's timeout bounds everything the request does, not only
@@ -84,32 +94,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_ = ex.rc.EnableFullDuplex()
 		}
 		ex.body = newSpool(r.Body, bodyLimits{
-			max: cfg.MaxBodySize, minRate: mp.cfg.Body.MinRate, grace: mp.cfg.Body.MinRateGrace,
+			max: cfg.MaxBodySize, minRate: pc.Body.MinRate, grace: pc.Body.MinRateGrace,
 			interrupt: func() { _ = ex.rc.SetReadDeadline(time.Now()) },
 		})
 		defer ex.body.release()
-		if !s.readAhead(ctx, w, r, ex, mp, min(mp.cfg.Body.ReadAhead, cfg.MaxBodySize), start) {
+		if !f.readAhead(ctx, w, r, ex, p, min(pc.Body.ReadAhead, cfg.MaxBodySize), start) {
 			return
 		}
 	}
 
 	var err error
-	var lv *loadedVersion
-	if ch := st.chains[mp]; ch != nil {
-		// Through its middleware (chain.go); the deadline covers every link.
-		err = s.serveChain(ctx, ch, ex, r, ex.client, scriptName, pathInfo, flags)
+	var lp *loader.Plugin
+	if rt.Chain != nil {
+		// Through its middleware; the deadline covers every link.
+		err = f.serveChain(ctx, rt.Chain, ex, site, scriptName, pathInfo, flags)
 	} else {
-		for attempt := 0; ; attempt++ {
-			lv = mp.current.Load()
-			ex.env = appendEnviron(ex.env[:0], r, ex.client, scriptName, pathInfo, ex.requestID, lv.fixed)
-			err = lv.plugin.Serve(ctx, ex, flags)
-			// ErrClosed comes only from a pool that a swap closed while
-			// this request waited for an instance: the guest never ran, so
-			// the request can go to the version that replaced it.
-			if err != loader.ErrClosed || attempt == 3 || mp.current.Load() == lv {
-				break
-			}
-		}
+		lp, err = f.servePlugin(ctx, ex, p, scriptName, pathInfo, flags)
 	}
 	if ex.body != nil {
 		// Take the rest of the body before answering, within the deadline:
@@ -126,12 +126,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The guest returned, but only because a body read or a write to
 		// the client was cut off at the deadline.
 		err = loader.ErrTimeout
-		if lv != nil {
-			lv.plugin.CountTimeout()
+		if lp != nil {
+			lp.CountTimeout()
 		}
 	}
 	ex.allowFinalWrite(deadline)
-	s.finish(w, r, ex, mp, err, start)
+	f.finish(w, r, ex, p, err, start)
+}
+
+// servePlugin runs the plugin's guest on ex; it returns the version that
+// served.
+func (f *Front) servePlugin(ctx context.Context, ex *exchange, p Plugin, scriptName, pathInfo string, flags uint32) (*loader.Plugin, error) {
+	for attempt := 0; ; attempt++ {
+		lp, fixed := p.Current()
+		ex.env = gateway.AppendEnviron(ex.env[:0], ex.r, ex.client, scriptName, pathInfo, ex.requestID, fixed)
+		err := lp.Serve(ctx, ex, flags)
+		// ErrClosed comes only from a pool that a swap closed while
+		// this request waited for an instance: the guest never ran, so
+		// the request can go to the version that replaced it.
+		if err != loader.ErrClosed || attempt == 3 || p.Serves(lp) {
+			return lp, err
+		}
+	}
+}
+
+// serveChain runs a request through its chain, with ex (the client's
+// exchange) as the outermost sink and body source.
+func (f *Front) serveChain(ctx context.Context, ch *chain.Chain, ex *exchange, site *Site, scriptName, pathInfo string, flags uint32) error {
+	req := chain.Request{
+		R: ex.r, Client: ex.client, ScriptName: scriptName, PathInfo: pathInfo, RequestID: string(ex.requestID),
+		MaxBody: site.Server.MaxBodySize, Traceback: ex.traceback,
+		Site: f.services, GuestLog: ex.guestLog,
+	}
+	if flags&abi.FlagHasBody != 0 {
+		req.Body = ex
+	}
+	res, err := ch.Serve(ctx, req, ex)
+	ex.guestLog = res.GuestLog
+	if res.TooLarge {
+		ex.tooLarge = true
+	}
+	return err
 }
 
 // readAhead waits, before an instance is taken, for the body to arrive
@@ -140,7 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // instance. When the body stops short it answers the request itself and
 // reports false: 408 for a body below min_body_rate or past the request's
 // deadline, 413 past max_body_size, 400 for a body cut off by the client.
-func (s *Server) readAhead(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, bound int64, start time.Time) bool {
+func (f *Front) readAhead(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange, p Plugin, bound int64, start time.Time) bool {
 	if ex.body.await(ctx, bound) {
 		if n := ex.body.received(); n >= 0 && r.ContentLength < 0 {
 			// A chunked body read whole has a length now; the guest sees
@@ -151,38 +186,38 @@ func (s *Server) readAhead(ctx context.Context, w http.ResponseWriter, r *http.R
 		return true
 	}
 	ex.body.complete(ctx, func() { _ = ex.rc.SetReadDeadline(time.Now()) })
-	name := mp.cfg.Name
+	name, pc := p.Name(), p.Config()
 	w.Header().Set("Connection", "close")
 	// In this order: a read cut short by its deadline also cancels the
 	// request's context (net/http takes any read error for the client's
 	// going away), so a cancelled context says "gone" only after the rest.
 	switch {
 	case ex.body.tooLarge():
-		s.plainError(w, r, ex.client, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
+		f.plainError(w, r, ex.client, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
 	case ex.body.tooSlow() || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		mp.log.Info("request body too slow; no instance was taken", "request_id", string(ex.requestID),
-			"min_body_rate", mp.cfg.Body.MinRate, "timeout", mp.cfg.Timeout)
-		s.plainError(w, r, ex.client, http.StatusRequestTimeout, "408 request body too slow", start, name)
+		p.Log().Info("request body too slow; no instance was taken", "request_id", string(ex.requestID),
+			"min_body_rate", pc.Body.MinRate, "timeout", pc.Timeout)
+		f.plainError(w, r, ex.client, http.StatusRequestTimeout, "408 request body too slow", start, name)
 	case r.Context().Err() != nil:
-		s.logAccess(r, ex.client, 499, 0, start, name) // the client went away
+		f.logAccess(r, ex.client, 499, 0, start, name) // the client went away
 	default:
-		s.plainError(w, r, ex.client, http.StatusBadRequest, "400 incomplete request body", start, name)
+		f.plainError(w, r, ex.client, http.StatusBadRequest, "400 incomplete request body", start, name)
 	}
 	return false
 }
 
 // finish completes the response according to how the guest call ended.
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp *mountedPlugin, err error, start time.Time) {
-	name, c := mp.cfg.Name, ex.client
+func (f *Front) finish(w http.ResponseWriter, r *http.Request, ex *exchange, p Plugin, err error, start time.Time) {
+	name, c := p.Name(), ex.client
 	switch {
 	case ex.body != nil && ex.body.tooSlow() && !ex.committed:
 		// Whatever the guest made of a body cut for its rate (an error, or
 		// a cancellation: the cut read also cancels the request), the
 		// client learns why.
-		mp.log.Info("request body too slow; cut while the plugin read it", "request_id", string(ex.requestID),
-			"min_body_rate", mp.cfg.Body.MinRate)
+		p.Log().Info("request body too slow; cut while the plugin read it", "request_id", string(ex.requestID),
+			"min_body_rate", p.Config().Body.MinRate)
 		w.Header().Set("Connection", "close")
-		s.plainError(w, r, c, http.StatusRequestTimeout, "408 request body too slow", start, name)
+		f.plainError(w, r, c, http.StatusRequestTimeout, "408 request body too slow", start, name)
 		return
 	case err == nil && !ex.started:
 		err = &loader.GuestError{Kind: "protocol", Message: "the handler returned without calling start_response"}
@@ -190,7 +225,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		// The guest gave up on the body and answered anyway; the client
 		// still deserves to learn why.
 		w.Header().Set("Connection", "close")
-		s.plainError(w, r, c, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
+		f.plainError(w, r, c, http.StatusRequestEntityTooLarge, "413 request body too large", start, name)
 		return
 	case err == nil && ex.body != nil && ex.body.tooSlow():
 		err = &loader.GuestError{Kind: "body", Message: "the request body fell below min_body_rate while the response was streaming"}
@@ -201,16 +236,16 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		err = &loader.GuestError{Kind: "body", Message: "the request body passed max_body_size while the response was streaming"}
 	case err == nil:
 		ex.finishOK()
-		s.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
+		f.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
 		return
 	}
 
 	status := statusFor(err, ex)
-	s.logFailure(mp, ex, err)
+	f.logFailure(p, ex, err)
 	if errors.Is(err, loader.ErrCanceled) {
 		// nginx's "client closed request". An answer already under way is
 		// cut off like any other failed one, for whatever may still read.
-		s.logAccess(r, c, 499, ex.bytesSent(), start, name)
+		f.logAccess(r, c, 499, ex.bytesSent(), start, name)
 		if ex.committed {
 			panic(http.ErrAbortHandler)
 		}
@@ -220,14 +255,14 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, mp
 		// The status line is out: the only honest signal left is a broken
 		// response (no terminating chunk, or an HTTP/2 stream reset), never a
 		// truncated body that looks complete.
-		s.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
+		f.logAccess(r, c, ex.status, ex.bytesSent(), start, name)
 		panic(http.ErrAbortHandler)
 	}
 	if ex.traceback {
-		s.tracebackPage(w, r, c, status, err, ex.guestLog, start, name)
+		f.tracebackPage(w, r, c, status, err, ex.guestLog, start, name)
 		return
 	}
-	s.plainError(w, r, c, status, strconv.Itoa(status)+" "+http.StatusText(status), start, name)
+	f.plainError(w, r, c, status, strconv.Itoa(status)+" "+http.StatusText(status), start, name)
 }
 
 func statusFor(err error, ex *exchange) int {
@@ -247,42 +282,42 @@ func statusFor(err error, ex *exchange) int {
 	return http.StatusInternalServerError
 }
 
-func (s *Server) logFailure(mp *mountedPlugin, ex *exchange, err error) {
+func (f *Front) logFailure(p Plugin, ex *exchange, err error) {
 	switch {
 	case errors.Is(err, loader.ErrCanceled):
-		mp.log.Info("request cancelled: the client went away", "request_id", string(ex.requestID))
+		p.Log().Info("request cancelled: the client went away", "request_id", string(ex.requestID))
 	case errors.Is(err, loader.ErrTimeout):
-		mp.log.Warn("request timed out; the guest was stopped", "request_id", string(ex.requestID), "timeout", mp.cfg.Timeout)
+		p.Log().Warn("request timed out; the guest was stopped", "request_id", string(ex.requestID), "timeout", p.Config().Timeout)
 	default:
-		mp.log.Error("request failed", "request_id", string(ex.requestID), "error", err.Error(), "path", mp.cfg.Path)
+		p.Log().Error("request failed", "request_id", string(ex.requestID), "error", err.Error(), "path", p.Path())
 	}
 }
 
-func (s *Server) plainError(w http.ResponseWriter, r *http.Request, c *client, status int, msg string, start time.Time, plugin string) {
+func (f *Front) plainError(w http.ResponseWriter, r *http.Request, c *gateway.Client, status int, msg string, start time.Time, plugin string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	n, _ := w.Write([]byte(msg + "\n"))
-	s.logAccess(r, c, status, int64(n), start, plugin)
+	f.logAccess(r, c, status, int64(n), start, plugin)
 }
 
 // logAccess records a finished request in the metrics and the access log.
-func (s *Server) logAccess(r *http.Request, c *client, status int, bytes int64, start time.Time, plugin string) {
+func (f *Front) logAccess(r *http.Request, c *gateway.Client, status int, bytes int64, start time.Time, plugin string) {
 	d := time.Since(start)
-	s.metrics.observe(plugin, status, d)
-	if !s.access.IsInfo() {
+	f.observe(plugin, status, d)
+	if !f.access.IsInfo() {
 		return
 	}
-	s.access.Info(r.Method+" "+r.RequestURI,
-		"client", c.logged, "status", status, "bytes", bytes,
-		"duration", d, "plugin", plugin, "worker", s.workerID)
+	f.access.Info(r.Method+" "+r.RequestURI,
+		"client", c.Logged(), "status", status, "bytes", bytes,
+		"duration", d, "plugin", plugin, "worker", f.workerID)
 }
 
-func (s *Server) redirectClean(w http.ResponseWriter, r *http.Request, c *client, start time.Time) {
+func (f *Front) redirectClean(w http.ResponseWriter, r *http.Request, c *gateway.Client, start time.Time) {
 	u := url.URL{Path: cleanPath(r.URL.Path), RawQuery: r.URL.RawQuery}
 	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
-	s.logAccess(r, c, http.StatusMovedPermanently, 0, start, "")
+	f.logAccess(r, c, http.StatusMovedPermanently, 0, start, "")
 }
 
 // hasDotSegments reports whether p has "." or ".." segments or "//".
@@ -303,4 +338,4 @@ func cleanPath(p string) string {
 // ptr is a copy of c on the heap, for the paths that answer before a
 // request has an exchange (whose own copy spares the usual path the
 // allocation).
-func ptr(c client) *client { return &c }
+func ptr(c gateway.Client) *gateway.Client { return &c }

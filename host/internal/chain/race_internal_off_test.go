@@ -1,5 +1,5 @@
 //go:build !race
 
-package host
+package chain
 
 const raceDetector = false

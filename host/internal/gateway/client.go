@@ -1,4 +1,4 @@
-package host
+package gateway
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/wasmhost/wasmhost/internal/xheaders"
 )
 
-// client is who a request is from, after xheaders: what REMOTE_ADDR,
+// Client is who a request is from, after xheaders: what REMOTE_ADDR,
 // REMOTE_PORT and wasmhost.url_scheme say, and what the access log shows.
-type client struct {
+type Client struct {
 	addr   string // canonical IP
 	port   string // the TCP peer's port; "" when the address came from a proxy's header
 	scheme string // "http" or "https"
@@ -24,12 +24,12 @@ type client struct {
 	localHost, localPort string
 }
 
-// resolveClient applies server.xheaders for one request. Nothing is kept
+// ResolveClient applies server.xheaders for one request. Nothing is kept
 // between requests: a later request on the same connection without the
 // headers sees the peer again. What does not change from one request of a
 // connection to the next (the peer's address parsed and formatted, the
-// local address) comes from the connection's connInfo.
-func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
+// local address) comes from the connection's connInfo (ConnContext).
+func ResolveClient(cfg *config.Server, r *http.Request) Client {
 	ci := connInfoOf(r)
 	tls := r.TLS != nil
 	if ci.peerErr != nil {
@@ -38,13 +38,13 @@ func (s *Server) resolveClient(cfg *config.Server, r *http.Request) client {
 		if tls {
 			scheme = "https"
 		}
-		return client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr, localHost: ci.localHost, localPort: ci.localPort}
+		return Client{addr: r.RemoteAddr, scheme: scheme, logged: r.RemoteAddr, localHost: ci.localHost, localPort: ci.localPort}
 	}
 	peerAddr := ci.peer.Addr().Unmap()
 	addr, scheme := xheaders.Resolve(peerAddr, r.Header, cfg.TrustedProxies, cfg.XHeaders, tls)
 	c := ci.peerClient
 	if addr != peerAddr {
-		c = client{addr: addr.String()}
+		c = Client{addr: addr.String()}
 		c.logged = c.addr
 	}
 	c.scheme = scheme
@@ -60,7 +60,7 @@ type connInfo struct {
 	remote               string // the peer, as net/http writes it into RemoteAddr
 	peer                 netip.AddrPort
 	peerErr              error
-	peerClient           client // the peer as REMOTE_ADDR, REMOTE_PORT and the log show it (no scheme)
+	peerClient           Client // the peer as REMOTE_ADDR, REMOTE_PORT and the log show it (no scheme)
 	localHost, localPort string
 }
 
@@ -71,7 +71,7 @@ func newConnInfo(remote string, local net.Addr) *connInfo {
 	ci.peer, ci.peerErr = netip.ParseAddrPort(remote)
 	if ci.peerErr == nil {
 		addr, port := ci.peer.Addr().Unmap(), ci.peer.Port()
-		ci.peerClient = client{addr: addr.String(), port: strconv.Itoa(int(port)), logged: netip.AddrPortFrom(addr, port).String()}
+		ci.peerClient = Client{addr: addr.String(), port: strconv.Itoa(int(port)), logged: netip.AddrPortFrom(addr, port).String()}
 	}
 	if local != nil {
 		ci.localHost, ci.localPort = localHostPort(local)
@@ -79,8 +79,8 @@ func newConnInfo(remote string, local net.Addr) *connInfo {
 	return ci
 }
 
-// withConnInfo is the server's ConnContext.
-func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+// ConnContext is the server's ConnContext (http.Server.ConnContext).
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c.RemoteAddr().String(), c.LocalAddr()))
 }
 
@@ -94,3 +94,7 @@ func connInfoOf(r *http.Request) *connInfo {
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	return newConnInfo(r.RemoteAddr, local)
 }
+
+// Logged is the client as the access log shows it: addr:port, or the
+// address alone when it came from a proxy's header.
+func (c *Client) Logged() string { return c.logged }

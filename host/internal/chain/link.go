@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -22,16 +23,19 @@ type linkExchange struct {
 	call *chainCall
 	idx  int
 	req  *linkRequest
-	out  sink
+	out  Sink
 	env  []byte
 	log  hclog.Logger
 	down *downstream // after next_start
+	// cookieScope is this link's plugin's: in a chain each link signs and
+	// verifies in its own, not in that of the plugin at the end.
+	cookieScope string
 }
 
-func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink, lv *loadedVersion, mp *mountedPlugin) *linkExchange {
+func newLinkExchange(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink, fixed []byte, p Plugin) *linkExchange {
 	return &linkExchange{
-		ctx: ctx, call: call, idx: i, req: req, out: out, log: mp.log,
-		env: appendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), lv.fixed),
+		ctx: ctx, call: call, idx: i, req: req, out: out, log: p.Log(), cookieScope: p.CookieScope(),
+		env: gateway.AppendEnviron(nil, req.r, call.client, call.scriptName, req.pathInfo, []byte(call.requestID), fixed),
 	}
 }
 
@@ -51,18 +55,23 @@ func (lx *linkExchange) StartResponse(status int32, headers []byte) int32 {
 func (lx *linkExchange) WriteBody(p []byte) int32 { return lx.out.WriteBody(p) }
 func (lx *linkExchange) Flush() int32             { return lx.out.Flush() }
 
+// Log is the client's exchange's Log: a link's records keep their level
+// and fields, and what every link logged is on the error page.
 func (lx *linkExchange) Log(level int32, msg []byte) {
-	lx.log.Log(loader.HCLogLevel(level), string(msg), "request_id", lx.call.requestID)
+	c := lx.call
+	c.logMu.Lock() // links log from goroutines of their own
+	defer c.logMu.Unlock()
+	c.guestLog = gateway.LogGuest(lx.log, c.requestID, level, msg, c.guestLog)
 }
 
-func (lx *linkExchange) StaticURL(path string) string { return lx.call.srv.staticURL(path) }
+func (lx *linkExchange) StaticURL(path string) string { return lx.call.site.StaticURL(path) }
 
 func (lx *linkExchange) SignCookie(name, value string) (string, int32) {
-	return lx.call.srv.signCookie(lx.cookieScope(), name, value)
+	return lx.call.site.SignCookie(lx.cookieScope, name, value)
 }
 
 func (lx *linkExchange) VerifyCookie(name, signed string) (string, int32) {
-	return lx.call.srv.verifyCookie(lx.cookieScope(), name, signed)
+	return lx.call.site.VerifyCookie(lx.cookieScope, name, signed)
 }
 
 func (lx *linkExchange) XSRFToken() (string, int32) {
@@ -108,7 +117,7 @@ func (lx *linkExchange) downstreamRequest(desc []byte) (*linkRequest, bool) {
 		desc = rest
 		switch key := string(k); key {
 		case abi.NextMethod:
-			if !validName(v) {
+			if !gateway.ValidName(v) {
 				return nil, false
 			}
 			r.Method = string(v)
@@ -128,7 +137,7 @@ func (lx *linkExchange) downstreamRequest(desc []byte) (*linkRequest, bool) {
 			}
 			r.ContentLength = n
 		default:
-			if !validName(k) || !validValue(v) {
+			if !gateway.ValidName(k) || !gateway.ValidValue(v) {
 				return nil, false
 			}
 			name := http.CanonicalHeaderKey(key)
@@ -294,7 +303,7 @@ func (d *downstream) run(call *chainCall, i int, req *linkRequest) {
 			// without the middleware.
 			msg += "\nplugin " + call.chain.links[i].name() + ": " + err.Error() + "\n"
 		}
-		es.StartResponse(int32(status), errorHeaders)
+		es.StartResponse(int32(status), gateway.ErrorHeaders)
 		es.WriteBody([]byte(msg))
 		err = nil
 	}
@@ -304,8 +313,6 @@ func (d *downstream) run(call *chainCall, i int, req *linkRequest) {
 	case <-d.stop:
 	}
 }
-
-var errorHeaders = abi.AppendPair(abi.AppendPair(nil, "Content-Type", "text/plain; charset=utf-8"), "X-Content-Type-Options", "nosniff")
 
 // stopAndWait ends the downstream once the middleware's call is over:
 // whatever it was doing, it stops, and its goroutine is gone on return.
@@ -364,7 +371,7 @@ func (es *eventSink) StartResponse(status int32, headers []byte) int32 {
 	if es.started {
 		return abi.ErrState
 	}
-	declared, rc := checkStart(status, headers)
+	declared, rc := gateway.CheckStart(status, headers)
 	if rc != 0 {
 		return rc
 	}

@@ -1,4 +1,4 @@
-package host
+package front
 
 import (
 	"html/template"
@@ -6,13 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 )
 
 // tracebackPage is the error page under serve_traceback: the runtime's
 // message (with the wasm stack trace for a trap) and what the guest wrote
 // during the request (a Go panic's message and goroutine trace), as HTML
 // for browsers and plain text for everything else.
-func (s *Server) tracebackPage(w http.ResponseWriter, r *http.Request, c *client, status int, err error, guestLog []byte, start time.Time, plugin string) {
+func (f *Front) tracebackPage(w http.ResponseWriter, r *http.Request, c *gateway.Client, status int, err error, guestLog []byte, start time.Time, plugin string) {
 	title := strconv.Itoa(status) + " " + http.StatusText(status)
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -33,7 +35,7 @@ func (s *Server) tracebackPage(w http.ResponseWriter, r *http.Request, c *client
 	}
 	w.WriteHeader(status)
 	n, _ := w.Write([]byte(b.String()))
-	s.logAccess(r, c, status, int64(n), start, plugin)
+	f.logAccess(r, c, status, int64(n), start, plugin)
 }
 
 var tracebackHTML = template.Must(template.New("traceback").Parse(`<!doctype html>

@@ -1,4 +1,4 @@
-package host
+package gateway
 
 import (
 	"maps"
@@ -12,10 +12,10 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// appendEnviron encodes a request's environ (see CONTRACT.md and abi) onto
+// AppendEnviron encodes a request's environ (the keys are abi's) onto
 // buf. The plugin's fixed entries (name, version, worker, env) come
 // pre-encoded in fixed, so the per-request work is only the request's own.
-func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo string, requestID, fixed []byte) []byte {
+func AppendEnviron(buf []byte, r *http.Request, c *Client, scriptName, pathInfo string, requestID, fixed []byte) []byte {
 	buf = abi.AppendPair(buf, abi.KeyRequestMethod, r.Method)
 	buf = abi.AppendPair(buf, abi.KeyScriptName, scriptName)
 	buf = abi.AppendPair(buf, abi.KeyPathInfo, pathInfo)
@@ -35,13 +35,13 @@ func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo 
 		buf = abi.AppendPair(buf, "HTTP_HOST", r.Host)
 	}
 	for name, values := range r.Header {
-		// X-Forwarded-Prefix is the host's to set (below): a client's own
+		// X-Forwarded-Prefix is the host's to set (below): a Client's own
 		// would make a router build its redirects under any prefix it likes.
 		if name == "Content-Type" || name == "Content-Length" || name == "Host" || name == forwardedPrefix {
 			continue
 		}
 		// "X_Forwarded_For" would become the same key as "X-Forwarded-For":
-		// a client could then pass for the proxy. Drop such names, as nginx
+		// a Client could then pass for the proxy. Drop such names, as nginx
 		// and gunicorn do.
 		if strings.IndexByte(name, '_') >= 0 {
 			continue
@@ -101,7 +101,7 @@ func appendLen(b []byte, n int) []byte {
 	return append(b, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
 }
 
-// contentLength is CONTENT_LENGTH: the length when the client declared one,
+// contentLength is CONTENT_LENGTH: the length when the Client declared one,
 // "" when the body is chunked or there is none.
 func contentLength(r *http.Request) string {
 	if r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0) {
@@ -112,7 +112,7 @@ func contentLength(r *http.Request) string {
 
 // serverAddr is SERVER_NAME (the Host header's name, else the local address)
 // and SERVER_PORT (the local port the request arrived on).
-func serverAddr(r *http.Request, c *client) (name, port string) {
+func serverAddr(r *http.Request, c *Client) (name, port string) {
 	name = r.Host
 	// Only a Host with a port is split: SplitHostPort's error for one
 	// without (the usual "example.com") would be an allocation per request.
@@ -162,9 +162,9 @@ func splitHostPort(addr string) (host, port string) {
 	return h, p
 }
 
-// fixedEnviron pre-encodes the entries that are the same for every request
+// FixedEnviron pre-encodes the entries that are the same for every request
 // to one loaded plugin version.
-func fixedEnviron(plugin, pluginVersion, engine string, workerID int, version string, env map[string]string) []byte {
+func FixedEnviron(plugin, pluginVersion, engine string, workerID int, version string, env map[string]string) []byte {
 	var buf []byte
 	buf = abi.AppendPair(buf, abi.KeyPlugin, plugin)
 	buf = abi.AppendPair(buf, abi.KeyPluginVersion, pluginVersion)

@@ -1,4 +1,4 @@
-package host
+package front
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
 )
 
 // spoolMemory is how much unread request body a spool keeps in memory
@@ -238,7 +240,7 @@ func (s *spool) store(p []byte) error {
 	spill := s.file == nil && len(s.mem)-s.memOff+len(p) > spoolMemory
 	s.mu.Unlock()
 	if spill {
-		f, err := tempBodyFile()
+		f, err := gateway.TempFile()
 		if err != nil {
 			return err
 		}
@@ -405,70 +407,4 @@ func (s *spool) release() {
 		s.file = nil
 	}
 	s.mem = nil
-}
-
-// tempBodyFile is an unlinked temporary file for body data spilled from
-// memory: nothing outlives the request, even after a crash.
-func tempBodyFile() (*os.File, error) {
-	f, err := os.CreateTemp("", "wasmhost-body-*")
-	if err != nil {
-		return nil, err
-	}
-	os.Remove(f.Name())
-	return f, nil
-}
-
-// spillBuffer holds bytes written once and then read back once, in memory
-// up to memMax and in a temporary file past that: the part of a body that
-// a built-in middleware read and must replay (xsrf's form scan).
-type spillBuffer struct {
-	memMax       int
-	mem          []byte
-	memR         int
-	file         *os.File
-	fileW, fileR int64
-}
-
-func (b *spillBuffer) Write(p []byte) (int, error) {
-	if b.file == nil && len(b.mem)+len(p) <= b.memMax {
-		b.mem = append(b.mem, p...)
-		return len(p), nil
-	}
-	if b.file == nil {
-		f, err := tempBodyFile()
-		if err != nil {
-			return 0, err
-		}
-		b.file = f
-	}
-	n, err := b.file.WriteAt(p, b.fileW)
-	b.fileW += int64(n)
-	return n, err
-}
-
-func (b *spillBuffer) Read(p []byte) (int, error) {
-	if b.memR < len(b.mem) {
-		n := copy(p, b.mem[b.memR:])
-		b.memR += n
-		return n, nil
-	}
-	if b.file != nil && b.fileR < b.fileW {
-		n, err := b.file.ReadAt(p[:min(int64(len(p)), b.fileW-b.fileR)], b.fileR)
-		b.fileR += int64(n)
-		if n > 0 {
-			return n, nil
-		}
-		return 0, err
-	}
-	return 0, io.EOF
-}
-
-// Close frees the memory and the file.
-func (b *spillBuffer) Close() error {
-	b.mem = nil
-	if b.file != nil {
-		b.file.Close()
-		b.file = nil
-	}
-	return nil
 }

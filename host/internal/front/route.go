@@ -1,41 +1,45 @@
-package host
+package front
 
 import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/wasmhost/wasmhost/host/internal/chain"
 )
 
-// route is one mounted plugin.
-type route struct {
-	mount  string // "/" or a path without a trailing slash, e.g. "/env"
-	plugin *mountedPlugin
+// Route is one mounted plugin.
+type Route struct {
+	Mount  string // "/" or a path without a trailing slash, e.g. "/env"; "" for a plugin used only in chains
+	Plugin Plugin
+	Chain  *chain.Chain // the plugin's middleware; nil without
 }
 
-// routes is an immutable routing table, replaced whole on reload so a
+// Routes is an immutable routing table, replaced whole on reload so a
 // request sees one consistent table without locks.
-type routes struct {
-	byLength []route // longest mount first
+type Routes struct {
+	byLength []Route // longest mount first
 }
 
-func newRoutes(rs []route) *routes {
-	var sorted []route
+// NewRoutes is the table of rs.
+func NewRoutes(rs []Route) *Routes {
+	var sorted []Route
 	for _, r := range rs {
-		if r.mount != "" { // "": a plugin used only in chains
+		if r.Mount != "" { // "": a plugin used only in chains
 			sorted = append(sorted, r)
 		}
 	}
-	sort.SliceStable(sorted, func(i, j int) bool { return len(sorted[i].mount) > len(sorted[j].mount) })
-	return &routes{byLength: sorted}
+	sort.SliceStable(sorted, func(i, j int) bool { return len(sorted[i].Mount) > len(sorted[j].Mount) })
+	return &Routes{byLength: sorted}
 }
 
 // match finds the plugin for a (decoded) path by longest mount prefix on
 // path-segment boundaries: "/env" serves "/env" and "/env/x" but not
 // "/envelope". It returns the CGI split of the path: SCRIPT_NAME is the
 // mount ("" for "/") and PATH_INFO the rest.
-func (t *routes) match(path string) (r *route, scriptName, pathInfo string) {
+func (t *Routes) match(path string) (r *Route, scriptName, pathInfo string) {
 	for i := range t.byLength {
-		m := t.byLength[i].mount
+		m := t.byLength[i].Mount
 		if m == "/" {
 			return &t.byLength[i], "", path
 		}

@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// readerSource is a bodySource over an io.Reader.
+// readerSource is a BodySource over an io.Reader.
 type readerSource struct{ r io.Reader }
 
 func (s readerSource) ReadBody(p []byte) int32 {
@@ -83,4 +83,22 @@ func TestXSRFLargeFormDoesNotSitInMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(replay)
 	replay.(io.Closer).Close()
+}
+
+func TestXSRFTokens(t *testing.T) {
+	tok := []byte("0123456789abcdef")
+	a, b := maskXSRF(tok), maskXSRF(tok)
+	if a == b {
+		t.Errorf("two maskings of one token are equal: %q", a)
+	}
+	for _, m := range []string{a, b} {
+		if got := unmaskXSRF(m); string(got) != string(tok) {
+			t.Errorf("unmask(%q) = %q, want the token", m, got)
+		}
+	}
+	for _, bad := range []string{"", "2|zz|00|1", "2|00|00|1", "3|" + a[2:], a[:len(a)-20]} {
+		if got := unmaskXSRF(bad); got != nil {
+			t.Errorf("unmask(%q) = %q, want nil", bad, got)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package host
+package chain
 
 import (
 	"compress/gzip"
@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/wasmhost/wasmhost/abi"
+	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/internal/builtins"
 )
 
 // The built-in "gzip" middleware: Tornado's compress_response. It
@@ -26,10 +28,10 @@ const gzipMinLength = 1024
 
 type gzipLink struct{}
 
-func (gzipLink) name() string  { return "gzip" }
+func (gzipLink) name() string  { return builtins.Gzip }
 func (gzipLink) builtin() bool { return true }
 
-func (gzipLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out sink) error {
+func (gzipLink) serve(ctx context.Context, call *chainCall, i int, req *linkRequest, out Sink) error {
 	gs := &gzipSink{out: out, accepts: acceptsGzip(req.r) && req.r.Method != http.MethodHead}
 	err := call.chain.serveAt(ctx, call, i+1, req, gs)
 	if err == nil {
@@ -86,7 +88,7 @@ var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, g
 // a response that cannot be compressed, otherwise once gzipMinLength bytes
 // came, a flush, or the end.
 type gzipSink struct {
-	out     sink
+	out     Sink
 	accepts bool
 
 	started  bool
@@ -103,15 +105,18 @@ func (g *gzipSink) StartResponse(status int32, headers []byte) int32 {
 	if g.started {
 		return abi.ErrState
 	}
+	// Checked now, as the client's exchange would: the head may be held
+	// until the body shows whether to compress, and a guest must learn of
+	// bad headers from its start_response, not from a later body_write.
+	if _, rc := gateway.CheckStart(status, headers); rc != 0 {
+		return rc
+	}
 	g.started, g.status = true, status
 	g.headers = append(g.headers[:0], headers...)
 	var ctype string
-	candidate := g.accepts && status != http.StatusPartialContent && bodyAllowed(int(status))
+	candidate := g.accepts && status != http.StatusPartialContent && gateway.BodyAllowed(int(status))
 	for enc := headers; len(enc) > 0; {
-		k, v, rest, ok := abi.NextPair(enc)
-		if !ok {
-			return abi.ErrInvalid
-		}
+		k, v, rest, _ := abi.NextPair(enc) // gateway.CheckStart checked them
 		enc = rest
 		switch textproto.CanonicalMIMEHeaderKey(string(k)) {
 		case "Content-Type":
@@ -230,7 +235,7 @@ func (g *gzipSink) release() {
 	}
 }
 
-// sinkWriter is the compressor's output: the next sink.
+// sinkWriter is the compressor's output: the next Sink.
 type sinkWriter struct{ g *gzipSink }
 
 func (w sinkWriter) Write(p []byte) (int, error) {
