@@ -12,6 +12,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/kv"
 	"github.com/wasmhost/wasmhost/internal/outbound"
+	"github.com/wasmhost/wasmhost/internal/status"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -345,10 +346,10 @@ func (s *meteredStore) CompareAndSwap(ctx context.Context, key string, old, new 
 // serviceMetrics count the services calls of a server's plugins.
 type serviceMetrics struct {
 	mu      sync.Mutex
-	kvOps   map[[3]string]*uint64    // store, op, outcome
-	kvTime  map[[2]string]*histogram // store, op
+	kvOps   map[[3]string]*uint64           // store, op, outcome
+	kvTime  map[[2]string]*status.Histogram // store, op
 	outReqs map[outKey]*uint64
-	outTime map[[2]string]*histogram // plugin, allowed_hosts entry
+	outTime map[[2]string]*status.Histogram // plugin, allowed_hosts entry
 }
 
 // outKey labels an outbound request by the allowed_hosts entry it matched,
@@ -361,8 +362,8 @@ type outKey struct {
 
 func newServiceMetrics() *serviceMetrics {
 	return &serviceMetrics{
-		kvOps: map[[3]string]*uint64{}, kvTime: map[[2]string]*histogram{},
-		outReqs: map[outKey]*uint64{}, outTime: map[[2]string]*histogram{},
+		kvOps: map[[3]string]*uint64{}, kvTime: map[[2]string]*status.Histogram{},
+		outReqs: map[outKey]*uint64{}, outTime: map[[2]string]*status.Histogram{},
 	}
 }
 
@@ -370,14 +371,14 @@ func (m *serviceMetrics) kvOp(store, op, outcome string, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	count(m.kvOps, [3]string{store, op, outcome})
-	hist(m.kvTime, [2]string{store, op}).add(d)
+	hist(m.kvTime, [2]string{store, op}).Observe(d)
 }
 
 func (m *serviceMetrics) outbound(plugin, allowed string, status int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	count(m.outReqs, outKey{plugin, allowed, status})
-	hist(m.outTime, [2]string{plugin, allowed}).add(d)
+	hist(m.outTime, [2]string{plugin, allowed}).Observe(d)
 }
 
 func count[K comparable](m map[K]*uint64, k K) {
@@ -389,30 +390,13 @@ func count[K comparable](m map[K]*uint64, k K) {
 	*c++
 }
 
-func hist[K comparable](m map[K]*histogram, k K) *histogram {
+func hist[K comparable](m map[K]*status.Histogram, k K) *status.Histogram {
 	h := m[k]
 	if h == nil {
-		h = new(histogram)
+		h = new(status.Histogram)
 		m[k] = h
 	}
 	return h
-}
-
-func (h *histogram) add(d time.Duration) {
-	h.counts[sort.SearchFloat64s(durationBuckets[:], d.Seconds())].Add(1)
-	h.sumNs.Add(uint64(d))
-}
-
-func (h *histogram) write(p *promWriter, name string, labels ...string) {
-	var cum uint64
-	for i, le := range durationBuckets {
-		cum += h.counts[i].Load()
-		p.sample(name+"_bucket", u64(cum), append(labels, "le", strconv.FormatFloat(le, 'g', -1, 64))...)
-	}
-	cum += h.counts[len(durationBuckets)].Load()
-	p.sample(name+"_bucket", u64(cum), append(labels, "le", "+Inf")...)
-	p.sample(name+"_sum", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64), labels...)
-	p.sample(name+"_count", u64(cum), labels...)
 }
 
 func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
@@ -424,28 +408,28 @@ func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
 	return keys
 }
 
-func (m *serviceMetrics) write(p *promWriter) {
+func (m *serviceMetrics) write(p *status.PromWriter) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p.family("wasmhost_kv_operations_total", "counter", "Key-value operations of plugins, by store, operation and outcome (ok, not_found, error).")
+	p.Family("wasmhost_kv_operations_total", "counter", "Key-value operations of plugins, by store, operation and outcome (ok, not_found, error).")
 	for _, k := range sortedKeys(m.kvOps, func(a, b [3]string) bool { return a[0]+"\x00"+a[1]+"\x00"+a[2] < b[0]+"\x00"+b[1]+"\x00"+b[2] }) {
-		p.sample("wasmhost_kv_operations_total", u64(*m.kvOps[k]), "store", k[0], "op", k[1], "outcome", k[2])
+		p.Sample("wasmhost_kv_operations_total", u64(*m.kvOps[k]), "store", k[0], "op", k[1], "outcome", k[2])
 	}
-	p.family("wasmhost_kv_operation_duration_seconds", "histogram", "Key-value operation latency, by store and operation.")
+	p.Family("wasmhost_kv_operation_duration_seconds", "histogram", "Key-value operation latency, by store and operation.")
 	for _, k := range sortedKeys(m.kvTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
-		m.kvTime[k].write(p, "wasmhost_kv_operation_duration_seconds", "store", k[0], "op", k[1])
+		p.Histogram("wasmhost_kv_operation_duration_seconds", m.kvTime[k], "store", k[0], "op", k[1])
 	}
-	p.family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, the allowed_hosts entry they matched and status (0: no response).")
+	p.Family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, the allowed_hosts entry they matched and status (0: no response).")
 	for _, k := range sortedKeys(m.outReqs, func(a, b outKey) bool {
 		if a.plugin != b.plugin || a.allowed != b.allowed {
 			return a.plugin+"\x00"+a.allowed < b.plugin+"\x00"+b.allowed
 		}
 		return a.status < b.status
 	}) {
-		p.sample("wasmhost_outbound_requests_total", u64(*m.outReqs[k]), "plugin", k.plugin, "allowed_host", k.allowed, "status", strconv.Itoa(k.status))
+		p.Sample("wasmhost_outbound_requests_total", u64(*m.outReqs[k]), "plugin", k.plugin, "allowed_host", k.allowed, "status", strconv.Itoa(k.status))
 	}
-	p.family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and the allowed_hosts entry it matched.")
+	p.Family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and the allowed_hosts entry it matched.")
 	for _, k := range sortedKeys(m.outTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
-		m.outTime[k].write(p, "wasmhost_outbound_request_duration_seconds", "plugin", k[0], "allowed_host", k[1])
+		p.Histogram("wasmhost_outbound_request_duration_seconds", m.outTime[k], "plugin", k[0], "allowed_host", k[1])
 	}
 }
