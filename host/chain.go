@@ -14,7 +14,6 @@ import (
 
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/config"
-	"github.com/wasmhost/wasmhost/internal/status"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -258,13 +257,23 @@ func checkSwapKind(old, new *loader.Plugin) error {
 		"is a %s, but the version serving is a %s: a new version cannot change what a plugin is", new.Kind, old.Kind)}
 }
 
-// chainStatus lists the links of each plugin served through a chain, by
-// plugin name, for /status.
-func (s *Server) chainStatus() map[string][]status.Link {
+// LinkStatus is one link of a chain in /status.
+type LinkStatus struct {
+	Name     string  `json:"name"`
+	Builtin  bool    `json:"builtin"`
+	Requests int64   `json:"requests"`
+	Failures int64   `json:"failures"`
+	TimeMS   float64 `json:"time_ms"` // total, including the links below
+	OwnMS    float64 `json:"own_ms"`  // total, less the links below
+}
+
+// ChainStatus lists the links of each plugin served through a chain, by
+// plugin name.
+func (s *Server) ChainStatus() map[string][]LinkStatus {
 	st := s.state.Load()
-	out := map[string][]status.Link{}
+	out := map[string][]LinkStatus{}
 	for mp, ch := range st.chains {
-		links := make([]status.Link, len(ch.links))
+		links := make([]LinkStatus, len(ch.links))
 		for i, l := range ch.links {
 			t := ch.stats[i].nanos.Load()
 			own := t
@@ -274,7 +283,7 @@ func (s *Server) chainStatus() map[string][]status.Link {
 			if own < 0 {
 				own = 0
 			}
-			links[i] = status.Link{
+			links[i] = LinkStatus{
 				Name: l.name(), Builtin: l.builtin(),
 				Requests: ch.stats[i].requests.Load(), Failures: ch.stats[i].failures.Load(),
 				TimeMS: float64(t) / 1e6, OwnMS: float64(own) / 1e6,
