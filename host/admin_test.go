@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmhost/wasmhost/host"
+	"github.com/wasmhost/wasmhost/internal/status"
 )
 
 func TestAdminStatusAndMetrics(t *testing.T) {
@@ -24,7 +24,7 @@ func TestAdminStatusAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st host.Status
+	var st status.Status
 	err = json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
 	if err != nil {

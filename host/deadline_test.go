@@ -14,7 +14,7 @@ import (
 // TestStreamOutlastsThePreviousRequestsDeadline: on a keep-alive
 // connection, the second response may still be streaming when the first
 // request's write deadline passes (the plugin's timeout, which the
-// connection keeps armed lazily, internal/prefork). The stream must go on
+// connection keeps armed lazily, internal/lazyconn). The stream must go on
 // to its own deadline, whole.
 func TestStreamOutlastsThePreviousRequestsDeadline(t *testing.T) {
 	s := startSite(t, `

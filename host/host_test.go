@@ -19,7 +19,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
-	"github.com/wasmhost/wasmhost/internal/prefork"
+	"github.com/wasmhost/wasmhost/internal/serving"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -148,8 +148,8 @@ func startSiteOpts(t testing.TB, hcl string, o siteOptions) *site {
 		bases = append(bases, "http://"+ln.Addr().String())
 	}
 	// As wasmhost run serves them: wrapped for draining, which also keeps
-	// the connections' deadlines (internal/prefork).
-	_, lns = prefork.NewDrainer(lns, cfg.Server)
+	// the connections' deadlines (internal/serving).
+	_, lns = serving.NewDrainer(lns, cfg.Server)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lns) }()
 	t.Cleanup(func() {

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"fmt"
 	"io"
 	"maps"
 	"sort"
@@ -9,11 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// durationBuckets are the request duration histogram's upper bounds, in
-// seconds: from a fast wasm call to the default request timeout.
-var durationBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+	"github.com/wasmhost/wasmhost/internal/status"
+)
 
 // metrics are a server's request counters. The hot path touches only
 // atomics: the maps of counters are a snapshot that is replaced, under mu,
@@ -30,7 +27,7 @@ type metrics struct {
 
 type keyedCounters struct {
 	byStatus  map[statusKey]*atomic.Uint64
-	durations map[string]*histogram
+	durations map[string]*status.Histogram
 }
 
 type statusKey struct {
@@ -38,14 +35,9 @@ type statusKey struct {
 	status int
 }
 
-type histogram struct {
-	counts [len(durationBuckets) + 1]atomic.Uint64
-	sumNs  atomic.Uint64
-}
-
 func newMetrics() *metrics {
 	m := &metrics{}
-	m.keyed.Store(&keyedCounters{byStatus: map[statusKey]*atomic.Uint64{}, durations: map[string]*histogram{}})
+	m.keyed.Store(&keyedCounters{byStatus: map[statusKey]*atomic.Uint64{}, durations: map[string]*status.Histogram{}})
 	return m
 }
 
@@ -58,14 +50,11 @@ func (m *metrics) observe(plugin string, status int, d time.Duration) {
 		c, h = m.add(k)
 	}
 	c.Add(1)
-	s := d.Seconds()
-	i := sort.SearchFloat64s(durationBuckets[:], s)
-	h.counts[i].Add(1)
-	h.sumNs.Add(uint64(d))
+	h.Observe(d)
 }
 
 // add makes the counters of a new key, in a new snapshot.
-func (m *metrics) add(k statusKey) (*atomic.Uint64, *histogram) {
+func (m *metrics) add(k statusKey) (*atomic.Uint64, *status.Histogram) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.keyed.Load()
@@ -79,37 +68,11 @@ func (m *metrics) add(k statusKey) (*atomic.Uint64, *histogram) {
 		next.byStatus[k] = c
 	}
 	if h == nil {
-		h = new(histogram)
+		h = new(status.Histogram)
 		next.durations[k.plugin] = h
 	}
 	m.keyed.Store(next)
 	return c, h
-}
-
-// promWriter writes the Prometheus text exposition format, declaring each
-// family once.
-type promWriter struct {
-	w        io.Writer
-	worker   string
-	declared map[string]bool
-}
-
-func (p *promWriter) family(name, typ, help string) {
-	if p.declared[name] {
-		return
-	}
-	p.declared[name] = true
-	fmt.Fprintf(p.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// sample writes one sample with the worker label first, then labels given
-// as name, value pairs.
-func (p *promWriter) sample(name string, value string, labels ...string) {
-	fmt.Fprintf(p.w, "%s{worker=%q", name, p.worker)
-	for i := 0; i+1 < len(labels); i += 2 {
-		fmt.Fprintf(p.w, ",%s=%q", labels[i], labels[i+1])
-	}
-	fmt.Fprintf(p.w, "} %s\n", value)
 }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -117,10 +80,10 @@ func i64(v int64) string  { return strconv.FormatInt(v, 10) }
 
 // writeMetrics writes this server's metrics, labelled with its worker id.
 func (s *Server) writeMetrics(w io.Writer) {
-	p := &promWriter{w: w, worker: strconv.Itoa(s.workerID), declared: map[string]bool{}}
+	p := status.NewPromWriter(w, strconv.Itoa(s.workerID))
 	m := s.metrics
 
-	p.family("wasmhost_requests_total", "counter", "Requests served, by plugin and status (plugin \"\" for requests no plugin served).")
+	p.Family("wasmhost_requests_total", "counter", "Requests served, by plugin and status (plugin \"\" for requests no plugin served).")
 	kc := m.keyed.Load()
 	keys := make([]statusKey, 0, len(kc.byStatus))
 	for k := range kc.byStatus {
@@ -133,29 +96,20 @@ func (s *Server) writeMetrics(w io.Writer) {
 		return keys[i].status < keys[j].status
 	})
 	for _, k := range keys {
-		p.sample("wasmhost_requests_total", u64(kc.byStatus[k].Load()), "plugin", k.plugin, "status", strconv.Itoa(k.status))
+		p.Sample("wasmhost_requests_total", u64(kc.byStatus[k].Load()), "plugin", k.plugin, "status", strconv.Itoa(k.status))
 	}
 	names := make([]string, 0, len(kc.durations))
 	for name := range kc.durations {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	p.family("wasmhost_request_duration_seconds", "histogram", "Request duration, from routing to the end of the response.")
+	p.Family("wasmhost_request_duration_seconds", "histogram", "Request duration, from routing to the end of the response.")
 	for _, name := range names {
-		h := kc.durations[name]
-		var cum uint64
-		for i, le := range durationBuckets {
-			cum += h.counts[i].Load()
-			p.sample("wasmhost_request_duration_seconds_bucket", u64(cum), "plugin", name, "le", strconv.FormatFloat(le, 'g', -1, 64))
-		}
-		cum += h.counts[len(durationBuckets)].Load()
-		p.sample("wasmhost_request_duration_seconds_bucket", u64(cum), "plugin", name, "le", "+Inf")
-		p.sample("wasmhost_request_duration_seconds_sum", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64), "plugin", name)
-		p.sample("wasmhost_request_duration_seconds_count", u64(cum), "plugin", name)
+		p.Histogram("wasmhost_request_duration_seconds", kc.durations[name], "plugin", name)
 	}
 
-	p.family("wasmhost_requests_in_flight", "gauge", "Requests being served now.")
-	p.sample("wasmhost_requests_in_flight", i64(m.inFlight.Load()))
+	p.Family("wasmhost_requests_in_flight", "gauge", "Requests being served now.")
+	p.Sample("wasmhost_requests_in_flight", i64(m.inFlight.Load()))
 
 	type perPlugin struct {
 		name, typ, help string
@@ -178,9 +132,9 @@ func (s *Server) writeMetrics(w io.Writer) {
 		{"wasmhost_instance_memory_bytes_max", "gauge", "Largest linear memory of an instance after a request.", func(st pluginStatus) string { return u64(st.stats.MemoryHighWater) }, nil},
 	}
 	for _, f := range families {
-		p.family(f.name, f.typ, f.help)
+		p.Family(f.name, f.typ, f.help)
 		for _, st := range plugins {
-			p.sample(f.name, f.value(st), append([]string{"plugin", st.name}, f.labels...)...)
+			p.Sample(f.name, f.value(st), append([]string{"plugin", st.name}, f.labels...)...)
 		}
 	}
 	s.writeServiceMetrics(p)

@@ -4,11 +4,13 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/wasmhost/wasmhost/internal/status"
 )
 
 // writeChainMetrics adds one sample per link of each chain, labelled with
 // the plugin the chain serves and the link's name.
-func (s *Server) writeChainMetrics(p *promWriter) {
+func (s *Server) writeChainMetrics(p *status.PromWriter) {
 	chains := s.ChainStatus()
 	if len(chains) == 0 {
 		return
@@ -23,10 +25,10 @@ func (s *Server) writeChainMetrics(p *promWriter) {
 		{"wasmhost_link_own_seconds_total", "counter", "Time spent in each link of a chain, less the links below it.", func(l LinkStatus) string { return strconv.FormatFloat(l.OwnMS/1e3, 'g', -1, 64) }},
 	}
 	for _, f := range families {
-		p.family(f.name, f.typ, f.help)
+		p.Family(f.name, f.typ, f.help)
 		for _, plugin := range slices.Sorted(maps.Keys(chains)) {
 			for i, l := range chains[plugin] {
-				p.sample(f.name, f.value(l), "plugin", plugin, "link", l.Name, "position", strconv.Itoa(i))
+				p.Sample(f.name, f.value(l), "plugin", plugin, "link", l.Name, "position", strconv.Itoa(i))
 			}
 		}
 	}

@@ -1,15 +1,7 @@
 package host
 
-import "github.com/wasmhost/wasmhost/host/internal/services"
+import "github.com/wasmhost/wasmhost/internal/status"
 
-// promSink is the metrics writer the services registry writes its
-// families to (services.MetricsWriter).
-type promSink struct{ p *promWriter }
-
-func (s promSink) Family(name, typ, help string)               { s.p.family(name, typ, help) }
-func (s promSink) Sample(name, value string, labels ...string) { s.p.sample(name, value, labels...) }
-
-// writeServiceMetrics adds the key-value and outbound families.
-func (s *Server) writeServiceMetrics(p *promWriter) { s.stores.WriteMetrics(promSink{p}) }
-
-var _ services.MetricsWriter = promSink{}
+// writeServiceMetrics adds the key-value and outbound families; the status
+// writer is the services registry's MetricsWriter.
+func (s *Server) writeServiceMetrics(p *status.PromWriter) { s.stores.WriteMetrics(p) }

@@ -13,6 +13,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/prefork"
 	"github.com/wasmhost/wasmhost/internal/version"
+	"github.com/wasmhost/wasmhost/internal/worker"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -56,15 +57,15 @@ func runMaster(o *runOptions, site *config.Site, src []byte, socks *prefork.Sock
 // master validated, with this command line's flags applied, as the
 // master applied them.
 func runWorker(o *runOptions, log hclog.Logger) int {
-	return prefork.RunWorker(prefork.WorkerOptions{
+	return worker.Run(worker.Options{
 		Log: log,
-		Start: func(ctx context.Context, b prefork.Boot) (prefork.Server, *config.Site, error) {
+		Start: func(ctx context.Context, b worker.Boot) (worker.Server, *config.Site, error) {
 			site, diags := config.Parse(b.Site, b.SiteFile)
 			if diags.HasErrors() { // only if site.hcl's meaning depends on where it is parsed
-				return nil, nil, &prefork.ExitError{Code: exitUsage, Err: errors.New(config.FormatDiagnostics(diags))}
+				return nil, nil, &worker.ExitError{Code: exitUsage, Err: errors.New(config.FormatDiagnostics(diags))}
 			}
 			if err := o.apply(site); err != nil {
-				return nil, nil, &prefork.ExitError{Code: exitUsage, Err: err}
+				return nil, nil, &worker.ExitError{Code: exitUsage, Err: err}
 			}
 			l, err := newLoader(site, b.Log)
 			if err != nil {
@@ -73,7 +74,7 @@ func runWorker(o *runOptions, log hclog.Logger) int {
 			srv, err := host.New(ctx, host.Options{Site: hostconfig.Site[*host.Site](site), Loader: l, Logger: b.Log, WorkerID: b.ID, Version: version.Version})
 			if err != nil {
 				l.Close(ctx)
-				return nil, nil, &prefork.ExitError{Code: exitUsage, Err: errors.New(pluginDiagnostics(site, err))}
+				return nil, nil, &worker.ExitError{Code: exitUsage, Err: errors.New(pluginDiagnostics(site, err))}
 			}
 			return &workerServer{Server: srv, loader: l}, site, nil
 		},

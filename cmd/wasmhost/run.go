@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,10 +15,14 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/wasmhost/wasmhost/host"
+	"github.com/wasmhost/wasmhost/internal/admin"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
 	"github.com/wasmhost/wasmhost/internal/prefork"
+	"github.com/wasmhost/wasmhost/internal/sdnotify"
+	"github.com/wasmhost/wasmhost/internal/serving"
 	"github.com/wasmhost/wasmhost/internal/version"
+	"github.com/wasmhost/wasmhost/internal/worker"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -47,7 +50,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		JSONFormat: o.format == "json",
 		Output:     stderr,
 	})
-	if prefork.IsWorker() {
+	if worker.IsWorker() {
 		return runWorker(o, log)
 	}
 	// Take inherited sockets first, so they are closed (not leaked to a
@@ -65,7 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if diags.HasErrors() {
 		return exitUsage
 	}
-	prefork.RaiseOpenFiles(log)
+	serving.RaiseOpenFiles(log)
 	if site.Server.Processes == 1 {
 		return serve(o, site, socks, log, stderr)
 	}
@@ -180,18 +183,7 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 		defer stopSources()
 		sources.attach(watchCtx, srv, log)
 	}
-	adminAddr := ""
-	if site.Admin != nil {
-		adminAddr = site.Admin.Listen
-	} else {
-		socks.CloseAdmin()
-	}
-	if err := socks.Bind(site.Server.Listen, site.Server.ReusePort, adminAddr); err != nil {
-		log.Error("cannot listen", "error", err)
-		srv.Shutdown(ctx)
-		return exitFailure
-	}
-	listeners, err := socks.Listeners()
+	listeners, err := bindListeners(site, socks)
 	if err != nil {
 		log.Error("cannot listen", "error", err)
 		srv.Shutdown(ctx)
@@ -203,104 +195,36 @@ func serve(o *runOptions, site *config.Site, socks *prefork.Sockets, log hclog.L
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
 	defer signal.Stop(sigs)
-	var admin *http.Server
+	sp := &single{o: o, srv: srv, socks: socks, log: log, stderr: stderr, timeout: site.Server.ShutdownTimeout}
 	if ln, err := socks.AdminListener(); err != nil {
 		log.Error("cannot listen for admin", "error", err)
 	} else if ln != nil {
-		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go admin.Serve(ln)
-		log.Info("admin listening", "addr", ln.Addr().String(), "status", "http://"+ln.Addr().String()+"/status")
-		defer admin.Close()
+		sp.admin = admin.Serve(ln, srv.AdminHandler(), log)
+		defer sp.admin.Close()
 	}
 	// Watch before saying "listening": an edit right after start must count.
 	if stopWatch := watchSiteFile(site, log); stopWatch != nil {
 		defer stopWatch()
 	}
+	addrs := make([]string, len(listeners))
 	for i, ln := range listeners {
-		scheme := "http"
-		if prefork.ListenerTLS(site.Server, i) {
-			scheme = "https"
-		}
-		log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/")
+		addrs[i] = ln.Addr().String()
 	}
-	names := make([]string, 0, len(site.Plugins))
-	for _, p := range site.Plugins {
-		names = append(names, p.Name+"="+p.Mount)
-	}
-	log.Info("serving", "site", site.File, "plugins", strings.Join(names, " "), "version", version.Version)
+	serving.Announce(log, site, addrs, version.Version)
 
-	drain, listeners := prefork.NewDrainer(listeners, site.Server)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(listeners) }()
-	prefork.Notify("READY=1", fmt.Sprintf("MAINPID=%d", os.Getpid())) // before the old process (USR2) may exit
-	if err := socks.SignalReady(); err != nil {
-		log.Warn("cannot tell the previous process that this one is ready", "error", err)
-	}
-
-	var upgrade *prefork.Upgrade
-	var upgraded <-chan error
-	stop := func(why string) int {
-		if why != "upgraded" {
-			prefork.Notify("STOPPING=1")
-		} else if admin != nil {
-			admin.Close() // the new process's admin server takes the connections from now on
-		}
-		log.Info("stopping: finishing requests in flight", "reason", why, "timeout", site.Server.ShutdownTimeout)
-		socks.CloseHTTP() // once the server has closed its listeners too, new connections are refused, not queued
-		sctx, cancel := context.WithTimeout(ctx, site.Server.ShutdownTimeout)
-		drain.StopAccepting() // first: see internal/prefork/drain.go
-		err := srv.Shutdown(sctx)
-		cancel()
-		if err != nil {
-			log.Warn("shutdown timeout: closed connections with requests still in flight", "error", err)
-		}
-		<-served
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sp.cancel = cancel
+	code := serving.Serve(sctx, serving.Options{
+		Server: srv, Listeners: listeners, Site: site.Server, Log: log,
+		Signals: sigs, OnSignal: sp.signal,
+		Ready:    sp.ready,
+		Stopping: sp.stopping,
+	})
+	if code == exitOK {
 		log.Info("stopped")
-		return exitOK
 	}
-	for {
-		select {
-		case err := <-served:
-			if err != nil {
-				log.Error("server failed", "error", err)
-				srv.Shutdown(ctx)
-				return exitFailure
-			}
-			return exitOK
-		case err := <-upgraded:
-			if err != nil {
-				log.Error("SIGUSR2: upgrade failed; this process keeps serving", "error", err)
-				upgrade, upgraded = nil, nil
-				continue
-			}
-			log.Info("SIGUSR2: the new process is serving; this one finishes its requests and exits", "new_pid", upgrade.Pid)
-			return stop("upgraded")
-		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGHUP:
-				reloadInPlace(o, srv, log)
-			case syscall.SIGUSR2:
-				if upgrade != nil {
-					log.Warn("SIGUSR2 ignored: an upgrade is in progress", "new_pid", upgrade.Pid)
-					continue
-				}
-				u, err := prefork.StartUpgrade(socks, os.Stdout, osFile(stderr, os.Stderr))
-				if err != nil {
-					log.Error("SIGUSR2: cannot start a new process; this one keeps serving", "error", err)
-					continue
-				}
-				upgrade, upgraded = u, u.Done()
-				log.Info("SIGUSR2: started a new process from the executable on disk; serving until it is ready", "new_pid", u.Pid)
-			case syscall.SIGTTIN, syscall.SIGTTOU:
-				log.Warn("SIGTTIN/SIGTTOU ignored: processes = 1 runs no workers; set processes in site.hcl (or --processes) to run a master and workers")
-			default:
-				if upgrade != nil {
-					upgrade.Abort()
-				}
-				return stop(sig.String())
-			}
-		}
-	}
+	return code
 }
 
 func newLoader(site *config.Site, log hclog.Logger) (*loader.Loader, error) {
@@ -327,8 +251,8 @@ func osFile(w io.Writer, fallback *os.File) *os.File {
 // command line applied again), every plugin and the TLS certificate, in
 // place. Anything invalid is reported and the running site kept.
 func reloadInPlace(o *runOptions, srv *host.Server, log hclog.Logger) {
-	prefork.Notify("RELOADING=1")
-	defer prefork.Notify("READY=1")
+	sdnotify.Notify("RELOADING=1")
+	defer sdnotify.Notify("READY=1")
 	site, _, diags := o.load()
 	if diags.HasErrors() {
 		log.Error("SIGHUP: site.hcl has errors; the running site keeps serving", "diagnostics", strings.TrimSpace(config.FormatDiagnostics(diags)))

@@ -9,14 +9,15 @@
 // them from systemd's socket activation, or from the master it replaces),
 // and starts each worker by executing its own binary again, with
 // WASMHOST_WORKER=<id> in the environment, a control socket as fd 3 and
-// the listening sockets as fds 4 and up. A worker is an ordinary
-// wasmhost server (host.Server) with its own Go runtime, scheduler,
-// plugins and warm instances; it serves on the inherited sockets. The
-// master never accepts a connection and never runs a plugin: it
-// supervises, reloads, upgrades and reports.
+// the listening sockets as fds 4 and up (internal/control). A worker is
+// an ordinary wasmhost server with its own Go runtime, scheduler, plugins
+// and warm instances; it serves on the inherited sockets (internal/worker
+// is its side). The master never accepts a connection and never runs a
+// plugin: it supervises, reloads, upgrades and reports. This package
+// knows a worker only as a process and the other end of a channel.
 //
-// Why processes at all, when Go has threads: the reason is
-// isolation and operations more than throughput. A worker that a guest
+// Why processes at all, when Go has threads: for isolation and for
+// operations more than for throughput. A worker that a guest
 // bug or the host crashes, or that the OOM killer picks, takes its own
 // requests with it and is replaced in milliseconds while the others serve
 // on; reloading a site means starting new processes with it, which
@@ -120,12 +121,14 @@
 // server but drops the first request of a new connection when other
 // processes keep accepting. So a retiring worker first stops accepting,
 // waits until the connections it did accept have had their first request
-// dispatched, and only then shuts down (drain.go).
+// dispatched, and only then shuts down (internal/serving, the serving path
+// a worker shares with a single process).
 //
 // # Monitoring workers that share a port
 //
-// The admin listener (admin.listen) is the master's. GET /status asks
-// every worker, over its control channel, for its host.Status, and lists
+// The admin listener (admin.listen) is the master's, served by the same
+// handler as a single process's (internal/admin). GET /status asks every
+// worker, over its control channel, for its own /status document, and lists
 // one row per worker process (id, pid, start, requests, in flight,
 // restarts, generation, state) with totals and the plugins as the
 // serving workers see them; GET /metrics merges the serving workers'

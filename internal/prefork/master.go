@@ -14,7 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/wasmhost/wasmhost/internal/admin"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/sdnotify"
+	"github.com/wasmhost/wasmhost/internal/serving"
 )
 
 // MasterOptions configure RunMaster.
@@ -185,7 +188,7 @@ func (m *master) stop(why string) {
 	}
 	m.stopping = true
 	if !m.handedOver {
-		Notify("STOPPING=1")
+		sdnotify.Notify("STOPPING=1")
 		if m.exitCode == 0 {
 			m.log.Info("stopping: workers finish their requests in flight", "reason", why, "timeout", m.shutdownTimeout())
 		}
@@ -244,7 +247,7 @@ func (m *master) reload() {
 		m.want = Processes(site)
 	}
 	m.log.Info("SIGHUP: reloading: starting workers with the new configuration", "site", m.o.SiteFile, "workers", m.want)
-	Notify("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
+	sdnotify.Notify("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
 	m.startGeneration(site, src)
 }
 
@@ -282,26 +285,13 @@ func startOnlyChanges(a, b *config.Site) string {
 // process would log its listening addresses, and systemd and an old
 // master (USR2) are told the service is up.
 func (m *master) serving() {
-	site := m.cur.site
 	if err := m.startAdmin(); err != nil {
 		m.log.Error("admin listener failed", "error", err)
 	}
-	for i, addr := range m.sockets.Addrs() {
-		scheme := "http"
-		if ListenerTLS(site.Server, i) {
-			scheme = "https"
-		}
-		m.log.Info("listening", "addr", addr, "url", scheme+"://"+addr+"/")
-	}
-	names := make([]string, 0, len(site.Plugins))
-	for _, p := range site.Plugins {
-		names = append(names, p.Name+"="+p.Mount)
-	}
-	m.log.Info("serving", "site", site.File, "plugins", strings.Join(names, " "), "version", m.o.Version,
-		"workers", len(m.cur.workers), "pid", os.Getpid())
+	serving.Announce(m.log, m.cur.site, m.sockets.Addrs(), m.o.Version, "workers", len(m.cur.workers), "pid", os.Getpid())
 	// systemd first: after an upgrade it must know the new main process
 	// before the old one, told below, exits.
-	Notify("READY=1", fmt.Sprintf("MAINPID=%d", os.Getpid()), fmt.Sprintf("STATUS=serving, %d workers", len(m.cur.workers)))
+	sdnotify.Notify("READY=1", fmt.Sprintf("MAINPID=%d", os.Getpid()), fmt.Sprintf("STATUS=serving, %d workers", len(m.cur.workers)))
 	if err := m.sockets.SignalReady(); err != nil {
 		m.log.Warn("cannot tell the previous master that this one is ready", "error", err)
 	}
@@ -316,10 +306,7 @@ func (m *master) startAdmin() error {
 	if err != nil || ln == nil {
 		return err
 	}
-	m.admin = &http.Server{Handler: m.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go m.admin.Serve(ln)
-	addr := ln.Addr().String()
-	m.log.Info("admin listening", "addr", addr, "status", "http://"+addr+"/status")
+	m.admin = admin.Serve(ln, m.adminHandler(), m.log)
 	return nil
 }
 

@@ -16,9 +16,8 @@ import (
 // Environment variables between wasmhost processes. They are removed from
 // the environment as soon as they are read, so that nothing started later
 // mistakes them for its own.
+// (internal/control names the one that marks a worker.)
 const (
-	// envWorker marks a worker process; its value is the worker's id.
-	envWorker = "WASMHOST_WORKER"
 	// envUpgrade lists the names of the descriptors a new master inherits
 	// from the old one on USR2, from fd 3 on: "ready", then "http" for
 	// each listener and "admin" for the admin listener.

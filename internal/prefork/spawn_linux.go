@@ -1,7 +1,6 @@
 package prefork
 
 import (
-	"os"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -54,13 +53,4 @@ func (s *spawner) start(cmd *exec.Cmd) error {
 // or that end would never see end of file.
 func socketpair() ([2]int, error) {
 	return syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-}
-
-// setProcessName sets the name that top, ps -e and pidof show. A worker
-// started through /proc/self/exe would otherwise be called "exe"; as
-// "wasmhost-w3" it says which worker it is, and "pidof wasmhost" finds
-// the master alone. /proc/self/comm is the main thread's name, whichever
-// thread writes it.
-func setProcessName(name string) {
-	os.WriteFile("/proc/self/comm", []byte(name), 0)
 }

@@ -37,5 +37,3 @@ func socketpair() ([2]int, error) {
 	}
 	return fds, err
 }
-
-func setProcessName(string) {}

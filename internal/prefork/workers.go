@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/control"
+	"github.com/wasmhost/wasmhost/internal/sdnotify"
 )
 
 // Restart backoff. A worker that dies after running stableAfter is
@@ -59,11 +61,11 @@ type worker struct {
 	cmd      *exec.Cmd
 	pid      int
 	started  time.Time
-	ctl      *ctlConn
+	ctl      *control.Conn
 	ready    bool
 	stopping bool // sent SIGTERM; its exit is expected
 	closed   bool // said it stopped accepting (after SIGTERM)
-	fatal    *message
+	fatal    *control.Message
 	kill     *time.Timer
 }
 
@@ -112,7 +114,7 @@ func (m *master) spawn(g *generation, id int) error {
 		Path: m.exe,
 		// argv[0] names the worker in ps and top, as nginx does.
 		Args:        append([]string{"wasmhost: worker " + strconv.Itoa(id)}, m.o.Args...),
-		Env:         childEnv(true, envWorker+"="+strconv.Itoa(id)),
+		Env:         childEnv(true, control.EnvWorker+"="+strconv.Itoa(id)),
 		Stdout:      m.o.Stdout,
 		Stderr:      m.o.Stderr,
 		ExtraFiles:  append([]*os.File{theirs}, listeners...),
@@ -124,7 +126,7 @@ func (m *master) spawn(g *generation, id int) error {
 		mine.Close()
 		return fmt.Errorf("start worker %d: %w", id, err)
 	}
-	ctl, err := newCtlConn(mine)
+	ctl, err := control.New(mine)
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -133,7 +135,7 @@ func (m *master) spawn(g *generation, id int) error {
 	w := &worker{id: id, gen: g, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), ctl: ctl}
 	g.workers[id] = w
 	m.log.Debug("worker started", "worker", id, "pid", w.pid, "generation", g.n)
-	ctl.send(&message{Type: msgHello, Hello: &hello{
+	ctl.Send(&control.Message{Type: control.MsgHello, Hello: &control.Hello{
 		ID: id, Generation: g.n, MasterPID: os.Getpid(),
 		SiteFile: m.o.SiteFile, Site: g.src, Listeners: len(listeners),
 	}})
@@ -142,19 +144,19 @@ func (m *master) spawn(g *generation, id int) error {
 	go func() {
 		defer close(readDone)
 		for {
-			msg, err := ctl.recv()
+			msg, err := ctl.Recv()
 			if err != nil {
-				ctl.close()
+				ctl.Close()
 				return
 			}
 			switch msg.Type {
-			case msgReply:
-				ctl.deliver(msg)
-			case msgReady:
+			case control.MsgReply:
+				ctl.Deliver(msg)
+			case control.MsgReady:
 				m.post(func() { m.workerReady(w) })
-			case msgFatal:
+			case control.MsgFatal:
 				w.fatal = msg // read by the loop only after readDone
-			case msgStopped:
+			case control.MsgStopped:
 				m.post(func() { m.workerClosed(w) })
 			}
 		}
@@ -166,7 +168,7 @@ func (m *master) spawn(g *generation, id int) error {
 		select {
 		case <-readDone:
 		case <-time.After(time.Second):
-			ctl.close()
+			ctl.Close()
 			<-readDone
 		}
 		m.post(func() { m.workerExited(w, err) })
@@ -182,7 +184,7 @@ func childEnv(worker bool, extra ...string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", envWorker, envUpgrade:
+		case "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", control.EnvWorker, envUpgrade:
 			continue
 		case "NOTIFY_SOCKET":
 			if worker {
@@ -329,7 +331,7 @@ func (m *master) bootFailed(g *generation, msg string, code int) {
 	m.reloads["failed"]++
 	m.log.Error("reload failed: the new configuration's workers cannot start; the running configuration keeps serving",
 		"generation", g.n, "error", strings.TrimRight(msg, "\n"))
-	Notify("READY=1", "STATUS=reload failed; serving the previous configuration")
+	sdnotify.Notify("READY=1", "STATUS=reload failed; serving the previous configuration")
 	m.afterReload()
 }
 
@@ -383,7 +385,7 @@ func (m *master) checkSwitched() {
 	m.reloads["ok"]++
 	m.log.Info("reloaded: new workers are serving; the previous ones finish their requests",
 		"generation", g.n, "workers", len(g.workers), "site", g.site.File)
-	Notify("READY=1", fmt.Sprintf("STATUS=serving, %d workers", len(g.workers)))
+	sdnotify.Notify("READY=1", fmt.Sprintf("STATUS=serving, %d workers", len(g.workers)))
 	m.afterReload()
 }
 

@@ -1,4 +1,4 @@
-package prefork
+package lazyconn
 
 import (
 	"bytes"
@@ -9,30 +9,28 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/wasmhost/wasmhost/internal/config"
 )
 
-// connPair returns a server-side connection as the server gets it (from a
-// Drainer's listener) and the client's end of it.
-func connPair(t *testing.T) (*trackedConn, net.Conn) {
+// connPair returns a server-side connection as the server gets it and the
+// client's end of it.
+func connPair(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, lns := NewDrainer([]net.Listener{ln}, config.Server{})
-	defer lns[0].Close()
+	defer ln.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := lns[0].Accept()
+	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close(); client.Close() })
-	return c.(*trackedConn), client
+	lc := New(c.(*net.TCPConn))
+	t.Cleanup(func() { lc.Close(); client.Close() })
+	return lc, client
 }
 
 // expectTimeout checks that err is a deadline error that came no earlier
@@ -110,7 +108,7 @@ func TestPastDeadlineAbortsAPendingRead(t *testing.T) {
 }
 
 // fillable makes writes block soon: small buffers on both ends.
-func fillable(t *testing.T, c *trackedConn, client net.Conn) {
+func fillable(t *testing.T, c *Conn, client net.Conn) {
 	t.Helper()
 	if err := c.SetWriteBuffer(64 << 10); err != nil {
 		t.Fatal(err)

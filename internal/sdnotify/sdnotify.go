@@ -1,4 +1,7 @@
-package prefork
+// Package sdnotify tells systemd about a service's state changes, for
+// units of Type=notify: ready, reloading, stopping, and which process is
+// the main one after an upgrade.
+package sdnotify
 
 import (
 	"net"

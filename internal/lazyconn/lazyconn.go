@@ -1,14 +1,5 @@
-package prefork
-
-import (
-	"errors"
-	"io"
-	"os"
-	"sync"
-	"time"
-)
-
-// Deadlines are kept lazily, on the socket's side.
+// Package lazyconn wraps a server's TCP connections so that their
+// deadlines are kept lazily, on the socket's side.
 //
 // net/http moves a keep-alive connection's deadlines several times a
 // request: the read deadline to the idle timeout, to read_header_timeout,
@@ -32,6 +23,30 @@ import (
 // ReadFrom (sendfile) and WriteTo hand the socket to the kernel or to a
 // copy loop that cannot be resumed after a timeout without losing data, so
 // they re-arm the exact deadline before they start.
+package lazyconn
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Conn is an accepted TCP connection with lazily kept deadlines. It embeds
+// *net.TCPConn so that everything net/http looks for (ReadFrom for
+// sendfile, CloseWrite) is still there.
+type Conn struct {
+	*net.TCPConn
+	rd, wd lazyDeadline
+}
+
+// New wraps c. A wrapper of its own can embed a Conn{TCPConn: c} instead.
+func New(c *net.TCPConn) *Conn { return &Conn{TCPConn: c} }
+
+// lazyDeadline is one direction's deadline: the one asked for and the one
+// the socket has.
 type lazyDeadline struct {
 	mu    sync.Mutex
 	want  time.Time // the deadline asked for; zero: none
@@ -79,21 +94,21 @@ func (d *lazyDeadline) exact(arm func(time.Time) error) error {
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
-func (c *trackedConn) SetReadDeadline(t time.Time) error {
+func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.rd.set(t) {
 		return c.TCPConn.SetReadDeadline(t)
 	}
 	return nil
 }
 
-func (c *trackedConn) SetWriteDeadline(t time.Time) error {
+func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.wd.set(t) {
 		return c.TCPConn.SetWriteDeadline(t)
 	}
 	return nil
 }
 
-func (c *trackedConn) SetDeadline(t time.Time) error {
+func (c *Conn) SetDeadline(t time.Time) error {
 	err := c.SetReadDeadline(t)
 	if werr := c.SetWriteDeadline(t); err == nil {
 		err = werr
@@ -101,9 +116,9 @@ func (c *trackedConn) SetDeadline(t time.Time) error {
 	return err
 }
 
-// read is the socket's Read, resumed when an earlier deadline than the one
+// Read is the socket's Read, resumed when an earlier deadline than the one
 // asked for cut it short.
-func (c *trackedConn) read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	for {
 		n, err := c.TCPConn.Read(p)
 		if n > 0 || err == nil || !isTimeout(err) || c.rd.expired(c.TCPConn.SetReadDeadline) {
@@ -112,9 +127,9 @@ func (c *trackedConn) read(p []byte) (int, error) {
 	}
 }
 
-// write is the socket's Write, resumed where it stopped when an earlier
+// Write is the socket's Write, resumed where it stopped when an earlier
 // deadline than the one asked for cut it short.
-func (c *trackedConn) write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) {
 	written := 0
 	for {
 		n, err := c.TCPConn.Write(p[written:])
@@ -126,14 +141,15 @@ func (c *trackedConn) write(p []byte) (int, error) {
 }
 
 // ReadFrom keeps net/http's sendfile path for static files.
-func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.wd.exact(c.TCPConn.SetWriteDeadline); err != nil {
 		return 0, err
 	}
 	return c.TCPConn.ReadFrom(r)
 }
 
-func (c *trackedConn) WriteTo(w io.Writer) (int64, error) {
+// WriteTo keeps the splice path of a copy from the connection.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	if err := c.rd.exact(c.TCPConn.SetReadDeadline); err != nil {
 		return 0, err
 	}

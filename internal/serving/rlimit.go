@@ -1,4 +1,4 @@
-package prefork
+package serving
 
 import (
 	"syscall"

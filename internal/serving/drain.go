@@ -1,4 +1,4 @@
-package prefork
+package serving
 
 import (
 	"net"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/lazyconn"
 )
 
 // A process that retires while others keep accepting on the same socket
@@ -135,7 +136,7 @@ func (l *drainListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	t := &trackedConn{TCPConn: tc, d: l.d, tls: l.tls}
+	t := &trackedConn{Conn: lazyconn.Conn{TCPConn: tc}, d: l.d, tls: l.tls}
 	l.d.mu.Lock()
 	l.d.unsettled[t] = struct{}{}
 	l.d.mu.Unlock()
@@ -148,21 +149,20 @@ func (l *drainListener) Close() error {
 	return nil
 }
 
-// trackedConn embeds *net.TCPConn so that everything net/http looks for
-// (ReadFrom for sendfile, CloseWrite) is still there. After it settles,
-// Read and Write cost one atomic load more. It also keeps the connection's
-// deadlines lazily (deadline.go).
+// trackedConn embeds a lazyconn.Conn, which keeps the connection's
+// deadlines lazily, and through it *net.TCPConn, so that everything
+// net/http looks for (ReadFrom for sendfile, CloseWrite) is still there.
+// After it settles, Read and Write cost one atomic load more.
 type trackedConn struct {
-	*net.TCPConn
+	lazyconn.Conn
 	d       *Drainer
 	tls     bool
 	wrote   atomic.Bool
 	settled atomic.Bool
-	rd, wd  lazyDeadline
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
-	n, err := c.write(p)
+	n, err := c.Conn.Write(p)
 	if !c.settled.Load() {
 		if c.tls {
 			c.wrote.Store(true)
@@ -174,7 +174,7 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
-	n, err := c.read(p)
+	n, err := c.Conn.Read(p)
 	if n > 0 && !c.settled.Load() && c.wrote.Load() {
 		c.settle()
 	}
