@@ -203,7 +203,7 @@ func (p *pluginServices) release(grace time.Duration) {
 	}
 }
 
-func (p *pluginServices) Store(name string) (kv.Store, error) {
+func (p *pluginServices) Store(name string) (loader.Store, error) {
 	d, ok := p.declared[name]
 	if !ok {
 		return nil, fmt.Errorf("key-value store %q is not declared (add kv %q {} to site.hcl and grant it with kv = [%q] in plugin %q)", name, name, name, p.plugin)
@@ -214,7 +214,7 @@ func (p *pluginServices) Store(name string) (kv.Store, error) {
 	return p.reg.open(d)
 }
 
-func (p *pluginServices) Outbound() *outbound.Client { return p.client }
+func (p *pluginServices) Outbound() loader.Outbound { return p.client }
 
 var _ loader.Services = (*pluginServices)(nil)
 

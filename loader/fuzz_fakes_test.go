@@ -219,7 +219,7 @@ func (s *fakeServices) drain() []string {
 	return p
 }
 
-func (s *fakeServices) Store(name string) (kv.Store, error) {
+func (s *fakeServices) Store(name string) (Store, error) {
 	if len(name) > abi.MaxKVKeyBytes {
 		s.report("kv_open passed a store name of %d bytes", len(name))
 	}
@@ -229,7 +229,7 @@ func (s *fakeServices) Store(name string) (kv.Store, error) {
 	return newFakeStore(s), nil
 }
 
-func (s *fakeServices) Outbound() *outbound.Client { return s.client }
+func (s *fakeServices) Outbound() Outbound { return s.client }
 
 type fakeResolver struct{ s *fakeServices }
 
