@@ -127,7 +127,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the client was cut off at the deadline.
 		err = loader.ErrTimeout
 		if lv != nil {
-			lv.plugin.CountTimeout()
+			mp.totals.cutTimeouts.Add(1)
 		}
 	}
 	ex.allowFinalWrite(deadline)

@@ -217,12 +217,9 @@ func (ex *exchange) endNow() {
 	}
 }
 
-func (ex *exchange) Log(level int32, msg []byte) {
-	lvl, text, fields := loader.GuestRecord(level, msg)
-	ex.log.Log(lvl, text, append(fields, "request_id", string(ex.requestID))...)
-	if level&abi.LogStructured != 0 {
-		msg = []byte(text)
-	}
+func (ex *exchange) Log(rec loader.Record) {
+	ex.log.Log(rec.Level, rec.Message, append(rec.Fields, "request_id", string(ex.requestID))...)
+	msg := rec.Message
 	if room := guestLogCapture - len(ex.guestLog); room > 0 {
 		if len(msg) >= room {
 			msg = msg[:room-1]

@@ -51,8 +51,8 @@ func (lx *linkExchange) StartResponse(status int32, headers []byte) int32 {
 func (lx *linkExchange) WriteBody(p []byte) int32 { return lx.out.WriteBody(p) }
 func (lx *linkExchange) Flush() int32             { return lx.out.Flush() }
 
-func (lx *linkExchange) Log(level int32, msg []byte) {
-	lx.log.Log(loader.HCLogLevel(level), string(msg), "request_id", lx.call.requestID)
+func (lx *linkExchange) Log(rec loader.Record) {
+	lx.log.Log(rec.Level, rec.Message, append(rec.Fields, "request_id", lx.call.requestID)...)
 }
 
 func (lx *linkExchange) StaticURL(path string) string { return lx.call.srv.staticURL(path) }

@@ -482,8 +482,3 @@ func (p *Plugin) Stats() Stats {
 		MemoryHighWater: p.memHigh.Load(),
 	}
 }
-
-// CountTimeout counts a request that the host cut off at its deadline after
-// the guest returned (a body read or a response write that the deadline
-// ended), so it shows with the timeouts of guests stopped mid-run.
-func (p *Plugin) CountTimeout() { p.timeouts.Add(1) }
