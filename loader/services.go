@@ -34,8 +34,8 @@ type Services interface {
 
 // Store is one key-value store, as the kv_* host functions use it: keys
 // are strings, values bytes. Every call runs under the guest call's
-// context; implementations are safe for concurrent use, and never keep a
-// slice they are given.
+// context; implementations are safe for concurrent use. The values the
+// loader passes are copies of guest memory, which a store may keep.
 type Store interface {
 	// Get returns the value of key; absent is an error (abi.ErrNotFound).
 	Get(ctx context.Context, key string) ([]byte, error)
