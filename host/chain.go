@@ -69,6 +69,7 @@ func (s *Server) newChains(st *siteState) error {
 type servedPlugin struct{ mp *mountedPlugin }
 
 func (p servedPlugin) Config() *config.Plugin { return &p.mp.cfg }
+func (p servedPlugin) CountCutTimeout()       { p.mp.totals.cutTimeouts.Add(1) }
 
 func (p servedPlugin) Current() (*loader.Plugin, []byte) {
 	lv := p.mp.current.Load()

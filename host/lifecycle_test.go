@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	_ "modernc.org/sqlite"
 
+	"github.com/wasmhost/wasmhost/internal/loaderprobe"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -52,9 +53,9 @@ func testShutdownAbandonsABackgroundCompile(t *testing.T, engine string) {
 		t.Errorf("Shutdown took %v with a deadline of %v", took, timeout)
 	}
 	// The abandoned compile ends by itself and closes what it loaded.
-	for deadline := time.Now().Add(60 * time.Second); s.loader.OpenPlugins() != 0; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); loaderprobe.OpenPlugins(s.loader) != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d plugin runtimes still open 60s after Shutdown", s.loader.OpenPlugins())
+			t.Fatalf("%d plugin runtimes still open 60s after Shutdown", loaderprobe.OpenPlugins(s.loader))
 		}
 	}
 	logs := s.logs.String()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/loaderprobe"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -78,10 +79,10 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	if n := s.loader.LiveInstances(); n != 0 {
+	if n := loaderprobe.LiveInstances(s.loader); n != 0 {
 		t.Errorf("%d instances alive after shutdown, want 0", n)
 	}
-	if n := s.loader.OpenPlugins(); n != 0 {
+	if n := loaderprobe.OpenPlugins(s.loader); n != 0 {
 		t.Errorf("%d plugin runtimes open after shutdown, want 0", n)
 	}
 	t.Logf("%d site reloads and %d file swaps before shutdown", reloads.Load(), swaps.Load())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/loaderprobe"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -145,7 +146,7 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
   instances = 8
 }`, siteOptions{level: hclog.Info, cacheDir: t.TempDir(), engine: engine})
 	waitVersion(t, s.base+"/", "one", time.Second)
-	steady := s.loader.LiveInstances()
+	steady := loaderprobe.LiveInstances(s.loader)
 	l := startLoad(s.base+"/", 16)
 	var lat []time.Duration
 	var cold time.Duration
@@ -204,10 +205,10 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
 	// Old versions drain and close: the instance count returns to where
 	// one version's pool keeps it.
 	deadline := time.Now().Add(5 * time.Second)
-	for s.loader.LiveInstances() > 8 && time.Now().Before(deadline) {
+	for loaderprobe.LiveInstances(s.loader) > 8 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := s.loader.LiveInstances(); n > 8 {
+	if n := loaderprobe.LiveInstances(s.loader); n > 8 {
 		t.Errorf("%d instances alive after %d swaps; one version's pool holds at most 8 (steady state before: %d)", n, swaps, steady)
 	}
 }

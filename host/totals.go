@@ -17,6 +17,11 @@ import (
 // lives as long as the server.
 type pluginTotals struct {
 	swaps, swapFailures atomic.Uint64
+	// cutTimeouts counts requests the host cut off at their deadline after
+	// the guest returned (a body read or a response write the deadline
+	// ended); loader.Stats.Timeouts counts those the loader stopped, and
+	// stats shows the two together.
+	cutTimeouts atomic.Int64
 
 	mu       sync.Mutex
 	base     loader.Stats // counters of the versions closed for good
@@ -68,6 +73,7 @@ func (mp *mountedPlugin) stats() loader.Stats {
 	defer t.mu.Unlock()
 	cur := mp.current.Load().plugin
 	sum := t.base
+	sum.Timeouts += t.cutTimeouts.Load()
 	kept := t.draining[:0]
 	for _, p := range t.draining {
 		st := p.Stats()

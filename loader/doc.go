@@ -32,7 +32,14 @@
 //   - Interruption is on. Without it a looping guest freezes the whole Go
 //     process; with it a request's deadline or cancellation stops the guest.
 //
-// The HTTP side is not here: the host package implements Exchange, the
-// request as the guest sees it, and the host functions in this package only
-// move bytes between guest memory and that Exchange, checking every pointer.
+// The HTTP side is not here, and calls go one way, from the loader to the
+// host, through interfaces this package defines in its own types: the host
+// implements Exchange (per request: the request as the guest sees it) and
+// Services (per plugin: its key-value stores and outbound HTTP), and the
+// host functions here move bytes between guest memory and those, checking
+// every pointer. What a guest hands over is read here before the host sees
+// it: a log message arrives as a parsed Record, a failed service call gets
+// its errno from the error (Services). The host needs nothing back from
+// this package during a request; what it decides after the guest returned
+// (a timeout it cut off, say) it counts on its side.
 package loader

@@ -17,6 +17,16 @@ import (
 // An engine value belongs to one Loader: it owns that loader's compilation
 // cache for the engine. A runtime belongs to one plugin (the memory limit
 // is a runtime setting), with WASI and the host module already in it.
+//
+// engine_wazero.go adapts github.com/tetratelabs/wazero to this seam, and
+// engine_wazy.go, generated from it by internal/wazygen, adapts
+// github.com/samyfodil/wazy: the two engines have one shape of API under
+// different import paths, so the second adapter is the first with its
+// imports and engine-named identifiers rewritten in the syntax tree. What
+// really differs between them is written by hand in engine_wazero_opts.go
+// and engine_wazy_opts.go.
+
+//go:generate go run ./internal/wazygen/cmd
 
 // engine makes runtimes of one kind, sharing one compilation cache.
 type engine interface {

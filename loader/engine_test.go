@@ -3,14 +3,13 @@ package loader
 import (
 	"bytes"
 	"context"
-	"go/format"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wasmhost/wasmhost/internal/testutil"
+	"github.com/wasmhost/wasmhost/loader/internal/wazygen"
 )
 
 func TestUnknownEngineIsRefused(t *testing.T) {
@@ -65,19 +64,22 @@ func TestCachesKeptApartPerEngine(t *testing.T) {
 }
 
 // TestWazyAdapterIsGenerated: engine_wazy.go is engine_wazero.go through
-// wazy.sed, so the two adapters cannot drift apart (run go generate
+// wazygen, so the two adapters cannot drift apart (run go generate
 // ./loader after changing engine_wazero.go).
 func TestWazyAdapterIsGenerated(t *testing.T) {
-	out, err := exec.Command("sed", "-f", "wazy.sed", "engine_wazero.go").Output()
-	if err != nil {
-		t.Skipf("sed: %v", err)
-	}
-	want, err := format.Source(out)
+	src, err := os.ReadFile("engine_wazero.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := os.ReadFile("engine_wazy.go")
+	want, err := wazygen.Generate("engine_wazero.go", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("engine_wazy.go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("engine_wazy.go is not engine_wazero.go through wazy.sed: run go generate ./loader")
+		t.Errorf("engine_wazy.go is not engine_wazero.go through wazygen: run go generate ./loader")
 	}
 }

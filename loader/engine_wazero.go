@@ -17,15 +17,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// This file is the adapter of github.com/tetratelabs/wazero, and the
-// source of engine_wazy.go (go generate): the two engines have the same
-// shape of API, so the wazy adapter is this file with its names replaced,
-// and what differs between them is in engine_wazero_opts.go and
-// engine_wazy_opts.go.
-
-//go:generate sh -c "sed -f wazy.sed engine_wazero.go > engine_wazy.go && gofmt -w engine_wazy.go"
-
-// wazeroEngine makes the runtimes of one loader, sharing one cache.
+// The engine makes the runtimes of one loader, sharing one cache.
 type wazeroEngine struct {
 	cache          wazero.CompilationCache
 	noInterruption bool
@@ -126,7 +118,7 @@ func (c *wazeroCompiled) exportedFunctions() map[string]funcType {
 
 func (c *wazeroCompiled) exportsMemory() bool { return len(c.m.ExportedMemories()) > 0 }
 
-// wazeroMappedMemory hands the engine one newMappedMemory per instance.
+// The memory allocator hands the engine one newMappedMemory per instance.
 var wazeroMappedMemory = experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
 	if m := newMappedMemory(cap, max); m != nil {
 		return m

@@ -1,5 +1,7 @@
 package loader
 
+import "github.com/hashicorp/go-hclog"
+
 // Exchange is one request as a guest sees it, implemented by the HTTP side.
 // The loader's host functions call it with slices that alias guest memory:
 // an implementation must not keep them after the call returns.
@@ -18,9 +20,9 @@ type Exchange interface {
 	WriteBody(p []byte) int32
 	// Flush sends what was written so far.
 	Flush() int32
-	// Log records one message of the guest (from the log import, or a line
-	// it wrote to stdout or stderr) at an abi.Log* level.
-	Log(level int32, msg []byte)
+	// Log records one message of the guest: from the log import, or a
+	// line it wrote to stdout or stderr.
+	Log(rec Record)
 	// StaticURL returns the versioned URL of a file in the static folder.
 	StaticURL(path string) string
 }
@@ -51,4 +53,19 @@ type CookieExchange interface {
 	SignCookie(name, value string) (string, int32)
 	VerifyCookie(name, signed string) (string, int32)
 	XSRFToken() (string, int32)
+}
+
+// Record is one message of a guest as the host logs it. The loader has
+// read it already: a line's level word, a structured message's JSON (see
+// the log import in package abi), and the bound of abi.MaxLogBytes on
+// what it took from the guest.
+type Record struct {
+	Level hclog.Level
+	// Message is the message: a structured one's "msg" member, or the
+	// guest's text as it came (also a structured message that does not
+	// parse).
+	Message string
+	// Fields are a structured message's other members, key and value in
+	// turn, in the guest's order; objects and arrays are JSON text.
+	Fields []any
 }

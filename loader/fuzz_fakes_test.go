@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/internal/kv"
@@ -82,9 +83,11 @@ func (e *checkingExchange) WriteBody(p []byte) int32 {
 
 func (e *checkingExchange) Flush() int32 { return 0 }
 
-func (e *checkingExchange) Log(level int32, msg []byte) {
-	if len(msg) > abi.MaxLogBytes {
-		e.t.Errorf("log passed %d bytes", len(msg))
+func (e *checkingExchange) Log(rec Record) {
+	// Each rune of the message is at least one byte the guest passed (an
+	// invalid byte is one U+FFFD), so this bounds what was read.
+	if n := utf8.RuneCountInString(rec.Message); n > abi.MaxLogBytes {
+		e.t.Errorf("log passed %d runes", n)
 	}
 }
 
@@ -219,7 +222,7 @@ func (s *fakeServices) drain() []string {
 	return p
 }
 
-func (s *fakeServices) Store(name string) (kv.Store, error) {
+func (s *fakeServices) Store(name string) (Store, error) {
 	if len(name) > abi.MaxKVKeyBytes {
 		s.report("kv_open passed a store name of %d bytes", len(name))
 	}
@@ -229,7 +232,7 @@ func (s *fakeServices) Store(name string) (kv.Store, error) {
 	return newFakeStore(s), nil
 }
 
-func (s *fakeServices) Outbound() *outbound.Client { return s.client }
+func (s *fakeServices) Outbound() Outbound { return s.client }
 
 type fakeResolver struct{ s *fakeServices }
 

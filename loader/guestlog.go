@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"regexp"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/wasmhost/wasmhost/abi"
 )
 
@@ -120,20 +118,17 @@ func lineLevel(b []byte, def int32) (int32, []byte) {
 	return def, b
 }
 
-// GuestRecord turns one guest log message (the log host function's level
-// and bytes) into what the host logs: its level, message and fields. A
-// message with abi.LogStructured is a JSON object whose "msg" member is the
-// message and whose other members become fields, in order; one that does
-// not parse is logged as it came.
-func GuestRecord(level int32, msg []byte) (hclog.Level, string, []any) {
-	if level&abi.LogStructured == 0 {
-		return HCLogLevel(level), string(msg), nil
+// guestRecord turns one guest log message (the log host function's level
+// and bytes) into what the host logs. A message with abi.LogStructured is a
+// JSON object whose "msg" member is the message and whose other members
+// become fields, in order; one that does not parse is logged as it came.
+func guestRecord(level int32, msg []byte) Record {
+	if level&abi.LogStructured != 0 {
+		if text, fields, ok := parseRecord(msg); ok {
+			return Record{Level: hclogLevel(level), Message: text, Fields: fields}
+		}
 	}
-	text, fields, ok := parseRecord(msg)
-	if !ok {
-		return HCLogLevel(level), string(msg), nil
-	}
-	return HCLogLevel(level), text, fields
+	return Record{Level: hclogLevel(level), Message: string(msg)}
 }
 
 func parseRecord(msg []byte) (string, []any, bool) {

@@ -100,7 +100,7 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 			hdr.Add(string(k), string(v))
 		}
 	}
-	client := outbound.DenyAll // without services: refused before anything is built
+	var client Outbound = outbound.DenyAll // without services: refused before anything is built
 	if svc := inst.plugin.cfg.Services; svc != nil && svc.Outbound() != nil {
 		client = svc.Outbound()
 	}
@@ -150,8 +150,7 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 		r.resp, r.release, r.err = client.RoundTrip(req)
 		// Logged before the guest can see the error, so the log has it
 		// by the time the plugin reports the failure.
-		var denied *outbound.DeniedError
-		if errors.As(r.err, &denied) {
+		if denied(r.err) {
 			inst.refused(r.err)
 		}
 		close(r.done)
@@ -171,6 +170,12 @@ func httpRequest(ctx context.Context, mem guestMemory, stack []uint64) {
 // errEmptyBody is why a body write to a request that declared
 // Content-Length: 0 fails.
 var errEmptyBody = errors.New("the request declared Content-Length: 0")
+
+// denied reports an error that is a refused destination (see Services).
+func denied(err error) bool {
+	code, ok := errnoOf(err)
+	return ok && code == abi.ErrDenied
+}
 
 // refused logs a destination the sandbox refused: an operator should see
 // what a plugin tried to reach.
@@ -245,9 +250,8 @@ func (inst *instance) wait(stack []uint64, r *outboundRequest) bool {
 	if r.err == nil {
 		return true
 	}
-	var denied *outbound.DeniedError
 	switch {
-	case errors.As(r.err, &denied):
+	case denied(r.err):
 		inst.fail(stack, abi.ErrDenied, "%s", r.err)
 	case r.ctx.Err() != nil:
 		inst.fail(stack, abi.ErrClosed, "outbound request to %s: cancelled (the inbound request ended, or the request was closed)", r.url)

@@ -91,15 +91,10 @@ func kvHandle(ctx context.Context, fn string, stack []uint64) (inst *instance, s
 
 // kvError sets the result of a failed store call.
 func (inst *instance) kvError(stack []uint64, st namedStore, err error) {
+	code, coded := errnoOf(err)
 	switch {
-	case errors.Is(err, kv.ErrNotFound):
-		inst.fail(stack, abi.ErrNotFound, "kv %q: %s", st.name, err)
-	case errors.Is(err, kv.ErrNotInteger):
-		inst.fail(stack, abi.ErrInvalid, "kv %q: %s", st.name, err)
-	case errors.Is(err, kv.ErrTimeout):
-		inst.fail(stack, abi.ErrTimeout, "kv %q: %s", st.name, err)
-	case errors.Is(err, kv.ErrTooLarge):
-		inst.fail(stack, abi.ErrTooLarge, "kv %q: %s", st.name, err)
+	case coded:
+		inst.fail(stack, code, "kv %q: %s", st.name, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		inst.fail(stack, abi.ErrClosed, "kv %q: the request ended", st.name)
 	default:

@@ -43,7 +43,7 @@ func TestInitSleepHonoursInitTimeout(t *testing.T) {
 	if !strings.Contains(err.Error(), "sleepy") || !strings.Contains(err.Error(), "500ms") {
 		t.Errorf("error %q does not name the plugin and the init timeout", err)
 	}
-	if n := l.LiveInstances(); n != 0 {
+	if n := l.liveInstances(); n != 0 {
 		t.Errorf("%d instances alive after a failed load", n)
 	}
 }

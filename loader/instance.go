@@ -129,17 +129,17 @@ func (inst *instance) close() {
 // log routes one guest message to the request being served, or to the
 // plugin's log between requests.
 func (inst *instance) log(level int32, msg []byte) {
+	rec := guestRecord(level, msg)
 	if ex := inst.ex; ex != nil {
-		ex.Log(level, msg)
+		ex.Log(rec)
 		return
 	}
-	lvl, text, fields := GuestRecord(level, msg)
-	inst.plugin.log.Log(lvl, text, fields...)
+	inst.plugin.log.Log(rec.Level, rec.Message, rec.Fields...)
 }
 
-// HCLogLevel maps an abi.Log* level (flags aside) to hclog's; unknown
+// hclogLevel maps an abi.Log* level (flags aside) to hclog's; unknown
 // levels are Info.
-func HCLogLevel(level int32) hclog.Level {
+func hclogLevel(level int32) hclog.Level {
 	switch level &^ abi.LogStructured {
 	case abi.LogDebug:
 		return hclog.Debug

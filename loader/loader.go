@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmhost/wasmhost/internal/loaderprobe"
 )
 
 // Options configure a Loader. The zero value is usable: no on-disk cache,
@@ -67,14 +69,23 @@ type Loader struct {
 	closed  bool
 }
 
-// LiveInstances counts the instances alive in every plugin this loader
+// liveInstances counts the instances alive in every plugin this loader
 // loaded, including versions replaced but still draining.
-func (l *Loader) LiveInstances() int64 { return l.live.Load() }
+func (l *Loader) liveInstances() int64 { return l.live.Load() }
 
-// OpenPlugins counts the plugins (versions) this loader loaded whose
+// openPlugins counts the plugins (versions) this loader loaded whose
 // runtime is still open: a plugin's runtime closes after Close, once its
 // last instance is gone.
-func (l *Loader) OpenPlugins() int64 { return l.open.Load() }
+func (l *Loader) openPlugins() int64 { return l.open.Load() }
+
+// The counters are for the module's leak tests (package host's among
+// them), through internal/loaderprobe.
+func init() {
+	loaderprobe.Set(
+		func(l any) int64 { return l.(*Loader).liveInstances() },
+		func(l any) int64 { return l.(*Loader).openPlugins() },
+	)
+}
 
 // lockCompile serializes compiling one module across processes that share
 // the on-disk cache: prefork workers swapping the same new .wasm take turns,

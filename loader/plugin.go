@@ -100,12 +100,9 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = 10 * time.Second
 	}
-	wasm, err := os.ReadFile(cfg.Path)
+	wasm, err := readModule(cfg.Path)
 	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, fmt.Errorf("not a WebAssembly module (it does not start with the wasm magic bytes \\0asm)")
+		return nil, err
 	}
 	kind, err := findEngine(cfg.Engine)
 	if err != nil {
@@ -150,27 +147,8 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 		}
 	}()
 	start := time.Now()
-	unlock := func() {}
-	var before map[string]bool
-	if !cfg.Interpreted {
-		if unlock, err = l.lockCompile(ctx, kind, p.SHA256); err != nil {
-			return nil, fmt.Errorf("compile: %w", err)
-		}
-		before = l.cacheFiles()
-	}
-	workers := compileWorkers
-	if cfg.Background {
-		workers = 1
-	}
-	logged := l.logCompile(p.log, kind, p.SHA256, len(wasm), cfg.Interpreted)
-	p.compiled, err = p.rt.compile(ctx, wasm, workers, moduleOptions{args: []string{cfg.Name}, env: cfg.Env, dirs: cfg.Dirs})
-	logged(err)
-	unlock()
-	if err != nil {
-		return nil, fmt.Errorf("compile: %w", err)
-	}
-	if !cfg.Interpreted {
-		l.markCompiled(kind, p.SHA256, newCacheFiles(before, l.cacheFiles()))
+	if err := l.compile(ctx, p, kind, wasm); err != nil {
+		return nil, err
 	}
 	compileTime := time.Since(start)
 	if err := checkImports(p.compiled); err != nil {
@@ -182,28 +160,84 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 
 	p.pool = newPool(cfg.Instances, p.newInstance, closeRuntime)
 	p.pool.total = &l.live
-
-	start = time.Now()
-	inst, err := p.newInstance(ctx)
+	initTime, err := p.primePool(ctx)
 	if err != nil {
 		return nil, err
 	}
-	initTime := time.Since(start)
-	if err := p.checkVersion(ctx, inst); err != nil {
-		inst.close()
-		return nil, err
-	}
-	if p.Kind, err = readKind(ctx, inst); err != nil {
-		inst.close()
-		return nil, err
-	}
-	p.initialMemory = uint64(inst.mem.Size())
-	p.retireAt = retireThreshold(inst.mem.Size(), cfg.MemoryLimit)
-	p.pool.prime(inst)
 	ok = true
 	p.log.Debug("loaded", "path", cfg.Path, "version", p.Version, "engine", p.Engine, "kind", p.Kind, "abi", fmt.Sprintf("%d.%d", p.ABIMajor, p.ABIMinor),
 		"compile", compileTime.Round(time.Millisecond), "init", initTime.Round(time.Microsecond))
 	return p, nil
+}
+
+// readModule reads a .wasm file, refusing one that is not WebAssembly.
+func readModule(path string) ([]byte, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, fmt.Errorf("not a WebAssembly module (it does not start with the wasm magic bytes \\0asm)")
+	}
+	return wasm, nil
+}
+
+// compile compiles the plugin's module in its runtime. Machine code goes
+// through the engine's cache, under the cross-process lock (lockCompile),
+// and the cache files it added are marked as this module's; an
+// interpreted plugin has no machine code, so none of that applies.
+func (l *Loader) compile(ctx context.Context, p *Plugin, kind engineKind, wasm []byte) error {
+	cfg := p.cfg
+	unlock := func() {}
+	var before map[string]bool
+	if !cfg.Interpreted {
+		var err error
+		if unlock, err = l.lockCompile(ctx, kind, p.SHA256); err != nil {
+			return fmt.Errorf("compile: %w", err)
+		}
+		before = l.cacheFiles()
+	}
+	workers := compileWorkers
+	if cfg.Background {
+		workers = 1
+	}
+	logged := l.logCompile(p.log, kind, p.SHA256, len(wasm), cfg.Interpreted)
+	var err error
+	p.compiled, err = p.rt.compile(ctx, wasm, workers, moduleOptions{args: []string{cfg.Name}, env: cfg.Env, dirs: cfg.Dirs})
+	logged(err)
+	unlock()
+	if err != nil {
+		return fmt.Errorf("compile: %w", err)
+	}
+	if !cfg.Interpreted {
+		l.markCompiled(kind, p.SHA256, newCacheFiles(before, l.cacheFiles()))
+	}
+	return nil
+}
+
+// primePool makes the plugin's first instance, reads what the module says
+// of itself after its initialization (ABI version, kind, memory size), and
+// leaves the instance idle in the pool. It returns how long the
+// instance's initialization took.
+func (p *Plugin) primePool(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	inst, err := p.newInstance(ctx)
+	if err != nil {
+		return 0, err
+	}
+	initTime := time.Since(start)
+	if err := p.checkVersion(ctx, inst); err != nil {
+		inst.close()
+		return 0, err
+	}
+	if p.Kind, err = readKind(ctx, inst); err != nil {
+		inst.close()
+		return 0, err
+	}
+	p.initialMemory = uint64(inst.mem.Size())
+	p.retireAt = retireThreshold(inst.mem.Size(), p.cfg.MemoryLimit)
+	p.pool.prime(inst)
+	return initTime, nil
 }
 
 // checkDirs makes sure the granted folders exist; the engine mounts them.
@@ -482,8 +516,3 @@ func (p *Plugin) Stats() Stats {
 		MemoryHighWater: p.memHigh.Load(),
 	}
 }
-
-// CountTimeout counts a request that the host cut off at its deadline after
-// the guest returned (a body read or a response write that the deadline
-// ended), so it shows with the timeouts of guests stopped mid-run.
-func (p *Plugin) CountTimeout() { p.timeouts.Add(1) }

@@ -35,13 +35,18 @@ type testServices struct {
 	client *outbound.Client
 }
 
-func (s testServices) Store(name string) (kv.Store, error) {
+func (s testServices) Store(name string) (Store, error) {
 	if name != "granted" {
 		return nil, errors.New("key-value store " + `"` + name + `"` + " is not granted")
 	}
 	return s.store, nil
 }
-func (s testServices) Outbound() *outbound.Client { return s.client }
+func (s testServices) Outbound() Outbound {
+	if s.client == nil {
+		return nil // no client: refused as a plugin without services is
+	}
+	return s.client
+}
 
 // hostCall runs the host function named fn with args, as the engine would;
 // it returns the result, or the trap it raised.

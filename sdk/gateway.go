@@ -14,10 +14,11 @@ import (
 // with HandleGateway: the environ, the request body as an io.Reader,
 // start_response and the response body. Nothing is built on top: no map, no
 // *http.Request, no header map, no buffering, no Content-Type sniffing. It is
-// the WSGI notes' "bare wsgi code" for the hottest endpoints of a site, and
-// costs a handful of host calls per request (environ_get, start_response,
-// one body_write per Write) where the net/http path also parses the
-// environ into an *http.Request.
+// the bare gateway interface of CGI and Python's WSGI (PEP 3333: an
+// environ, start_response, the body in chunks) for the hottest endpoints
+// of a site, and costs a handful of host calls per request (environ_get,
+// start_response, one body_write per Write) where the net/http path also
+// parses the environ into an *http.Request.
 //
 // A Gateway is valid until its handler returns, and like an instance it
 // serves one request at a time: it is not safe for concurrent use.

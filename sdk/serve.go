@@ -210,92 +210,33 @@ func forEachPair(s string, f func(k, v string)) bool {
 }
 
 func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Request {
-	// Most requests have a few headers; past that, append reallocates and
-	// the slices already handed out keep the old backing array.
-	header := make(http.Header, 8)
-	values := make([]string, 0, 8) // backing for header's one-element slices
-	addHeader := func(name, value string) {
-		values = append(values, value)
-		header[name] = values[len(values)-1 : len(values) : len(values)]
-	}
-	var method, pathInfo, query, uri, proto, remoteAddr, remotePort, ctype, clText, host, scheme string
 	s := string(raw)
-	ok := forEachPair(s, func(key, value string) {
-		switch key {
-		case abi.KeyRequestMethod:
-			method = value
-		case abi.KeyPathInfo:
-			pathInfo = value
-		case abi.KeyScriptName:
-			st.w.mount = value
-		case abi.KeyQueryString:
-			query = value
-		case abi.KeyRequestURI:
-			uri = value
-		case abi.KeyServerProtocol:
-			proto = value
-		case abi.KeyRemoteAddr:
-			remoteAddr = value
-		case abi.KeyRemotePort:
-			remotePort = value
-		case abi.KeyContentType:
-			ctype = value
-		case abi.KeyContentLength:
-			clText = value
-		case abi.KeyURLScheme:
-			scheme = value
-		case "HTTP_HOST": // r.Host, and like net/http not in r.Header
-			host = value
-		default:
-			if len(key) > len(abi.HeaderPrefix) && key[:len(abi.HeaderPrefix)] == abi.HeaderPrefix {
-				addHeader(headerName(key[len(abi.HeaderPrefix):]), value)
-			}
-		}
-	})
-	if !ok {
-		h.log(abi.LogError, "sdk: malformed environ; ignoring its tail")
-	}
-	if ctype != "" {
-		addHeader("Content-Type", ctype)
-	}
-	if clText != "" {
-		addHeader("Content-Length", clText)
-	}
+	f, header := st.readEnviron(h, s)
 
-	st.url.Path = pathInfo
-	st.url.RawPath = rawPath(uri, pathInfo)
-	st.url.RawQuery = query
+	st.url.Path = f.pathInfo
+	st.url.RawPath = rawPath(f.uri, f.pathInfo)
+	st.url.RawQuery = f.query
 	st.ctx.Context = context.Background()
 	st.ctx.raw = s
 
+	method := f.method
 	if method == "" {
 		method = http.MethodGet
 	}
+	proto := f.proto
 	major, minor, validProto := http.ParseHTTPVersion(proto)
 	if !validProto {
 		proto, major, minor = "HTTP/1.1", 1, 1
 	}
-	remote := remoteAddr
-	if remoteAddr != "" {
+	remote := f.remoteAddr
+	if f.remoteAddr != "" {
 		// "1.2.3.4:" when the port is unknown (the address came from a
 		// proxy's header): still host:port, so net.SplitHostPort works.
-		remote = net.JoinHostPort(remoteAddr, remotePort)
+		remote = net.JoinHostPort(f.remoteAddr, f.remotePort)
 	}
-
-	var body io.ReadCloser = http.NoBody
-	var contentLength int64
-	if flags&abi.FlagHasBody != 0 {
-		contentLength = -1
-		if n, err := strconv.ParseInt(clText, 10, 64); err == nil && n >= 0 {
-			contentLength = n
-		}
-		if contentLength != 0 {
-			st.body.host, st.body.req = h, &st.ctx
-			body = &st.body
-		}
-	}
+	body, contentLength := st.requestBody(h, flags, f.clText)
 	var tlsState *tls.ConnectionState
-	if scheme == "https" {
+	if f.scheme == "https" {
 		// The host terminates TLS and does not pass its details on.
 		tlsState = terminatedTLS()
 	}
@@ -309,12 +250,93 @@ func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Reques
 		Header:        header,
 		Body:          body,
 		ContentLength: contentLength,
-		Host:          host,
+		Host:          f.host,
 		RemoteAddr:    remote,
-		RequestURI:    uri,
+		RequestURI:    f.uri,
 		TLS:           tlsState,
 	}
 	return req.WithContext(&st.ctx)
+}
+
+// environFields are the environ's entries a request is built from, as the
+// host sent them.
+type environFields struct {
+	method, pathInfo, query, uri, proto, remoteAddr, remotePort string
+	ctype, clText, host, scheme                                 string
+}
+
+// readEnviron decodes the environ s: its fields, the mount (into the
+// response writer, which resolves relative redirects against it), and the
+
+func (st *requestState) readEnviron(h host, s string) (environFields, http.Header) {
+	// Most requests have a few headers; past that, append reallocates and
+	// the slices already handed out keep the old backing array.
+	header := make(http.Header, 8)
+	values := make([]string, 0, 8) // backing for header's one-element slices
+	addHeader := func(name, value string) {
+		values = append(values, value)
+		header[name] = values[len(values)-1 : len(values) : len(values)]
+	}
+	var f environFields
+	ok := forEachPair(s, func(key, value string) {
+		switch key {
+		case abi.KeyRequestMethod:
+			f.method = value
+		case abi.KeyPathInfo:
+			f.pathInfo = value
+		case abi.KeyScriptName:
+			st.w.mount = value
+		case abi.KeyQueryString:
+			f.query = value
+		case abi.KeyRequestURI:
+			f.uri = value
+		case abi.KeyServerProtocol:
+			f.proto = value
+		case abi.KeyRemoteAddr:
+			f.remoteAddr = value
+		case abi.KeyRemotePort:
+			f.remotePort = value
+		case abi.KeyContentType:
+			f.ctype = value
+		case abi.KeyContentLength:
+			f.clText = value
+		case abi.KeyURLScheme:
+			f.scheme = value
+		case "HTTP_HOST": // r.Host, and like net/http not in r.Header
+			f.host = value
+		default:
+			if len(key) > len(abi.HeaderPrefix) && key[:len(abi.HeaderPrefix)] == abi.HeaderPrefix {
+				addHeader(headerName(key[len(abi.HeaderPrefix):]), value)
+			}
+		}
+	})
+	if !ok {
+		h.log(abi.LogError, "sdk: malformed environ; ignoring its tail")
+	}
+	if f.ctype != "" {
+		addHeader("Content-Type", f.ctype)
+	}
+	if f.clText != "" {
+		addHeader("Content-Length", f.clText)
+	}
+	return f, header
+}
+
+// requestBody returns the request's body and its length (-1 unknown): none
+// unless the host says there is one (abi.FlagHasBody).
+func (st *requestState) requestBody(h host, flags int32, clText string) (io.ReadCloser, int64) {
+	if flags&abi.FlagHasBody == 0 {
+		return http.NoBody, 0
+	}
+	contentLength := int64(-1)
+	if n, err := strconv.ParseInt(clText, 10, 64); err == nil && n >= 0 {
+		contentLength = n
+	}
+	if contentLength == 0 {
+		return http.NoBody, 0
+	}
+	st.body.host, st.body.req = h, &st.ctx
+	return &st.body, contentLength
 }
 
 // headerName turns an environ header key such as "USER_AGENT" back into the

@@ -31,24 +31,7 @@ var serverSchema = &hcl.BodySchema{
 // which means all defaults.
 func (d *decoder) decodeServer(b *hcl.Block) {
 	s := &d.site.Server
-	*s = Server{
-		Listen:            []string{DefaultListen},
-		Processes:         DefaultProcesses,
-		TrustedProxies:    DefaultTrustedProxies(),
-		Autoreload:        true,
-		ShutdownTimeout:   DefaultShutdownTimeout,
-		MaxBodySize:       DefaultMaxBodySize,
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		ReadTimeout:       DefaultReadTimeout,
-		WriteTimeout:      DefaultWriteTimeout,
-		IdleTimeout:       DefaultIdleTimeout,
-		MaxHeaderBytes:    DefaultMaxHeaderBytes,
-		MaxURLLength:      DefaultMaxURLLength,
-		CacheSize:         DefaultCacheSize,
-		Engine:            DefaultEngine,
-		CookieMaxAge:      DefaultCookieMaxAge,
-		Body:              DefaultBodyReading(),
-	}
+	*s = serverDefaults()
 	if b == nil {
 		s.ListenTLS = []bool{false}
 		return
@@ -87,7 +70,44 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			}
 		}
 	}
+	d.decodeServerLimits(attrs, s)
+	d.decodeCookieSettings(attrs)
+	d.decodeBodyReading(attrs, "server.", &s.Body)
+	if tb := d.singleTLS(content.Blocks); tb != nil {
+		s.TLS = d.decodeTLS(tb)
+	}
+	if listenEntries == nil {
+		listenEntries = []string{DefaultListen}
+	}
+	if err := s.ApplyListen(listenEntries); err != nil {
+		d.errorf(listenRange, "Invalid listen address", "server.listen: %s.", err)
+	}
+}
 
+// serverDefaults is the server block's settings when site.hcl sets none.
+func serverDefaults() Server {
+	return Server{
+		Listen:            []string{DefaultListen},
+		Processes:         DefaultProcesses,
+		TrustedProxies:    DefaultTrustedProxies(),
+		Autoreload:        true,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		MaxBodySize:       DefaultMaxBodySize,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		MaxURLLength:      DefaultMaxURLLength,
+		CacheSize:         DefaultCacheSize,
+		Engine:            DefaultEngine,
+		CookieMaxAge:      DefaultCookieMaxAge,
+		Body:              DefaultBodyReading(),
+	}
+}
+
+// decodeServerLimits reads the server's timeouts and sizes.
+func (d *decoder) decodeServerLimits(attrs hcl.Attributes, s *Server) {
 	for _, t := range []struct {
 		name string
 		dst  *time.Duration
@@ -109,40 +129,31 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 			s.MaxBodySize = n
 		}
 	}
-	if a := attrs["cache_size"]; a != nil {
-		if n, ok := d.size(a.Expr, "server.cache_size"); ok {
-			if n <= 0 {
-				d.errorf(a.Expr.Range(), "Invalid size", "server.cache_size must be more than 0.")
-			} else {
-				s.CacheSize = n
-			}
+	d.positiveSize(attrs, "cache_size", &s.CacheSize)
+	d.positiveSize(attrs, "max_header_bytes", &s.MaxHeaderBytes)
+	d.positiveSize(attrs, "max_url_length", &s.MaxURLLength)
+}
+
+// positiveSize sets *dst from the server's size attribute name, which must
+// be more than 0.
+func (d *decoder) positiveSize(attrs hcl.Attributes, name string, dst *int64) {
+	a := attrs[name]
+	if a == nil {
+		return
+	}
+	if n, ok := d.size(a.Expr, "server."+name); ok {
+		if n <= 0 {
+			d.errorf(a.Expr.Range(), "Invalid size", "server.%s must be more than 0.", name)
+		} else {
+			*dst = n
 		}
 	}
-	if a := attrs["max_header_bytes"]; a != nil {
-		if n, ok := d.size(a.Expr, "server.max_header_bytes"); ok {
-			if n <= 0 {
-				d.errorf(a.Expr.Range(), "Invalid size", "server.max_header_bytes must be more than 0.")
-			} else {
-				s.MaxHeaderBytes = n
-			}
-		}
-	}
+}
 
-	if a := attrs["max_url_length"]; a != nil {
-		if n, ok := d.size(a.Expr, "server.max_url_length"); ok {
-			if n <= 0 {
-				d.errorf(a.Expr.Range(), "Invalid size", "server.max_url_length must be more than 0.")
-			} else {
-				s.MaxURLLength = n
-			}
-		}
-	}
-
-	d.decodeCookieSettings(attrs)
-	d.decodeBodyReading(attrs, "server.", &s.Body)
-
+// singleTLS returns the server's tls block, refusing any after the first.
+func (d *decoder) singleTLS(blocks hcl.Blocks) *hcl.Block {
 	var tlsBlock *hcl.Block
-	for _, tb := range content.Blocks {
+	for _, tb := range blocks {
 		if tlsBlock != nil {
 			d.errorf(tb.DefRange, "Duplicate tls block",
 				"Only one tls block is allowed in server; the first one was declared at %s.", tlsBlock.DefRange)
@@ -150,15 +161,7 @@ func (d *decoder) decodeServer(b *hcl.Block) {
 		}
 		tlsBlock = tb
 	}
-	if tlsBlock != nil {
-		s.TLS = d.decodeTLS(tlsBlock)
-	}
-	if listenEntries == nil {
-		listenEntries = []string{DefaultListen}
-	}
-	if err := s.ApplyListen(listenEntries); err != nil {
-		d.errorf(listenRange, "Invalid listen address", "server.listen: %s.", err)
-	}
+	return tlsBlock
 }
 
 // setBool reports whether the attribute was present, which the debug-derived
@@ -350,18 +353,7 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 	}
 	before := len(d.diags.Errs())
 	what := "plugin " + quote(p.Name)
-
-	if err := checkPluginName(p.Name); err != nil {
-		d.errorf(b.LabelRanges[0], "Invalid plugin name", "%s: %s.", what, err)
-	} else if prev, dup := d.pluginNames[p.Name]; dup {
-		d.errorf(b.DefRange, "Duplicate plugin name",
-			"A plugin named %q was already declared at %s.", p.Name, prev)
-	} else {
-		if d.pluginNames == nil {
-			d.pluginNames = map[string]hcl.Range{}
-		}
-		d.pluginNames[p.Name] = b.DefRange
-	}
+	d.claimPluginName(b, p.Name, what)
 
 	content, diags := b.Body.Content(pluginSchema)
 	d.diags = append(d.diags, diags...)
@@ -384,6 +376,43 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		}
 	}
 
+	mountRange := d.decodeMount(attrs, b, &p, what)
+	d.setEngine(attrs, what+" engine", &p.Engine)
+	d.decodePluginLimits(attrs, &p, what)
+	if a := attrs["env"]; a != nil {
+		d.pluginEnv(a.Expr, &p, what)
+	}
+	if a := attrs["dirs"]; a != nil {
+		p.Dirs = d.dirs(a.Expr, what)
+	}
+	d.decodeServices(attrs, &p, what)
+	d.cookieScope(attrs, &p, what)
+	d.decodeBodyReading(attrs, what+" ", &p.Body)
+	if a := attrs["middleware"]; a != nil {
+		d.middlewareList(&p, a.Expr, what)
+	}
+	p.MountRange = mountRange
+	return p, len(d.diags.Errs()) == before
+}
+
+// claimPluginName checks a plugin's name and that no plugin before took it.
+func (d *decoder) claimPluginName(b *hcl.Block, name, what string) {
+	if err := checkPluginName(name); err != nil {
+		d.errorf(b.LabelRanges[0], "Invalid plugin name", "%s: %s.", what, err)
+	} else if prev, dup := d.pluginNames[name]; dup {
+		d.errorf(b.DefRange, "Duplicate plugin name",
+			"A plugin named %q was already declared at %s.", name, prev)
+	} else {
+		if d.pluginNames == nil {
+			d.pluginNames = map[string]hcl.Range{}
+		}
+		d.pluginNames[name] = b.DefRange
+	}
+}
+
+// decodeMount reads a plugin's mount and claims it; it returns the range
+// that diagnostics about the mount point at.
+func (d *decoder) decodeMount(attrs hcl.Attributes, b *hcl.Block, p *Plugin, what string) hcl.Range {
 	mountRange := b.DefRange
 	mountOK := attrs["mount"] != nil // an absent mount is settled once every list is known (chains.go)
 	if a := attrs["mount"]; a != nil {
@@ -411,8 +440,11 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 			d.mounts[p.Mount] = declared{what, mountRange}
 		}
 	}
+	return mountRange
+}
 
-	d.setEngine(attrs, what+" engine", &p.Engine)
+// decodePluginLimits reads a plugin's instances, timeout and memory limit.
+func (d *decoder) decodePluginLimits(attrs hcl.Attributes, p *Plugin, what string) {
 	if a := attrs["instances"]; a != nil {
 		if n, ok := d.integer(a.Expr, what+" instances", 1, MaxInstances); ok {
 			p.Instances = int(n)
@@ -437,38 +469,31 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 			}
 		}
 	}
-	if a := attrs["env"]; a != nil {
-		if items, ok := d.strMap(a.Expr, what+" env"); ok {
-			seen := map[string]hcl.Range{}
-			for _, it := range items {
-				if err := checkEnvKey(it.key); err != nil {
-					d.errorf(it.keyRng, "Invalid environment variable name", "%s env: %s.", what, err)
-					continue
-				}
-				if prev, dup := seen[it.key]; dup {
-					d.errorf(it.keyRng, "Duplicate environment variable", "%s env: %q is already set at %s.", what, it.key, prev)
-					continue
-				}
-				if strings.ContainsRune(it.val, 0) {
-					d.errorf(it.valueRng, "Invalid environment variable value", "%s env: the value of %q must not contain a NUL byte.", what, it.key)
-					continue
-				}
-				seen[it.key] = it.keyRng
-				p.Env[it.key] = it.val
-			}
+}
+
+// pluginEnv decodes a plugin's environment variables.
+func (d *decoder) pluginEnv(expr hcl.Expression, p *Plugin, what string) {
+	items, ok := d.strMap(expr, what+" env")
+	if !ok {
+		return
+	}
+	seen := map[string]hcl.Range{}
+	for _, it := range items {
+		if err := checkEnvKey(it.key); err != nil {
+			d.errorf(it.keyRng, "Invalid environment variable name", "%s env: %s.", what, err)
+			continue
 		}
+		if prev, dup := seen[it.key]; dup {
+			d.errorf(it.keyRng, "Duplicate environment variable", "%s env: %q is already set at %s.", what, it.key, prev)
+			continue
+		}
+		if strings.ContainsRune(it.val, 0) {
+			d.errorf(it.valueRng, "Invalid environment variable value", "%s env: the value of %q must not contain a NUL byte.", what, it.key)
+			continue
+		}
+		seen[it.key] = it.keyRng
+		p.Env[it.key] = it.val
 	}
-	if a := attrs["dirs"]; a != nil {
-		p.Dirs = d.dirs(a.Expr, what)
-	}
-	d.decodeServices(attrs, &p, what)
-	d.cookieScope(attrs, &p, what)
-	d.decodeBodyReading(attrs, what+" ", &p.Body)
-	if a := attrs["middleware"]; a != nil {
-		d.middlewareList(&p, a.Expr, what)
-	}
-	p.MountRange = mountRange
-	return p, len(d.diags.Errs()) == before
 }
 
 // dirs decodes a plugin's directory grants: { "/guest/path" = "host/path" },

@@ -12,8 +12,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// contractExample is the site.hcl of /work/shared/CONTRACT.md, verbatim,
-// including its one-line tls block with two arguments.
+// contractExample is the full example of site.hcl that wasmhost promises to
+// read: every setting users may write, with its default or a typical value
+// and its comment, kept verbatim (a setting renamed or dropped breaks a
+// site that users already have), including a one-line tls block with two
+// arguments.
 const contractExample = `server {
   listen           = ["127.0.0.1:8888"]   # default
   processes        = 1                    # 0 = one worker per CPU; 1 = no master process

@@ -18,11 +18,11 @@ import (
 )
 
 // ErrNotFound is returned by Get for a key that is not in the store.
-var ErrNotFound = errors.New("key not found")
+var ErrNotFound error = &guestError{"key not found", abi.ErrNotFound}
 
 // ErrNotInteger is returned by Increment when the key holds a value that is
 // not a decimal integer.
-var ErrNotInteger = errors.New("value is not an integer")
+var ErrNotInteger error = &guestError{"value is not an integer", abi.ErrInvalid}
 
 // Bounds on what one call may store. A guest can make the host hold a key
 // and a value at once, so these bound host memory as well as the store.
@@ -40,7 +40,17 @@ const (
 
 // ErrTooLarge is returned by GetMany when the values found add up to more
 // than MaxGetManyBytes.
-var ErrTooLarge = errors.New("result too large")
+var ErrTooLarge error = &guestError{"result too large", abi.ErrTooLarge}
+
+// guestError is an error a guest can tell apart: its Errno is the abi.Err*
+// code the kv_* host functions return for it.
+type guestError struct {
+	msg   string
+	errno int32
+}
+
+func (e *guestError) Error() string { return e.msg }
+func (e *guestError) Errno() int32  { return e.errno }
 
 // Store is one key-value store. Implementations are safe for concurrent use.
 type Store interface {

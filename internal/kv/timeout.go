@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wasmhost/wasmhost/abi"
 )
 
 // ErrTimeout is returned by a store's operation that did not finish within
 // the store's timeout (kv "NAME" { timeout = "2s" }). The operation may
 // still have taken effect: a write the backend received before the bound
 // ran out is not undone.
-var ErrTimeout = errors.New("key-value operation timed out")
+var ErrTimeout error = &guestError{"key-value operation timed out", abi.ErrTimeout}
 
 // WithTimeout bounds every operation of s by d. A backend that stops
 // answering (a Redis server stopped, an SQLite file another process keeps

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wasmhost/wasmhost/abi"
 )
 
 // Limits of one plugin's outbound traffic, per process.
@@ -38,6 +40,9 @@ type DeniedError struct {
 func (e *DeniedError) Error() string {
 	return "outbound request to " + e.Dest + " not allowed: " + e.Reason
 }
+
+// Errno is the code a guest gets for the refusal: abi.ErrDenied.
+func (e *DeniedError) Errno() int32 { return abi.ErrDenied }
 
 // Client makes one plugin's outbound requests.
 type Client struct {

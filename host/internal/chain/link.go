@@ -57,11 +57,11 @@ func (lx *linkExchange) Flush() int32             { return lx.out.Flush() }
 
 // Log is the client's exchange's Log: a link's records keep their level
 // and fields, and what every link logged is on the error page.
-func (lx *linkExchange) Log(level int32, msg []byte) {
+func (lx *linkExchange) Log(rec loader.Record) {
 	c := lx.call
 	c.logMu.Lock() // links log from goroutines of their own
 	defer c.logMu.Unlock()
-	c.guestLog = gateway.LogGuest(lx.log, c.requestID, level, msg, c.guestLog)
+	c.guestLog = gateway.LogGuest(lx.log, c.requestID, rec, c.guestLog)
 }
 
 func (lx *linkExchange) StaticURL(path string) string { return lx.call.site.StaticURL(path) }

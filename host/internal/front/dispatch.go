@@ -127,7 +127,7 @@ func (f *Front) serveGuest(w http.ResponseWriter, r *http.Request, ex *exchange,
 		// the client was cut off at the deadline.
 		err = loader.ErrTimeout
 		if lp != nil {
-			lp.CountTimeout()
+			p.CountCutTimeout()
 		}
 	}
 	ex.allowFinalWrite(deadline)

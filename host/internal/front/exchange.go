@@ -14,6 +14,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/loader"
 )
 
 // responseBufferSize is how much response body the host holds before it
@@ -215,8 +216,8 @@ func (ex *exchange) endNow() {
 	}
 }
 
-func (ex *exchange) Log(level int32, msg []byte) {
-	ex.guestLog = gateway.LogGuest(ex.log, string(ex.requestID), level, msg, ex.guestLog)
+func (ex *exchange) Log(rec loader.Record) {
+	ex.guestLog = gateway.LogGuest(ex.log, string(ex.requestID), rec, ex.guestLog)
 }
 
 func (ex *exchange) StaticURL(path string) string { return ex.site.StaticURL(path) }

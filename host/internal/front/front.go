@@ -35,6 +35,10 @@ type Plugin interface {
 	// entries (the plugin is nil only for one that never loaded, which
 	// Serving reports down).
 	Current() (p *loader.Plugin, fixedEnviron []byte)
+	// CountCutTimeout counts a request the front cut off at its deadline
+	// after the guest had returned (its body read or write was cut): the
+	// guest saw no timeout, so the loader did not count one.
+	CountCutTimeout()
 }
 
 // Site is one version of the site as the front serves it.

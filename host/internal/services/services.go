@@ -213,7 +213,7 @@ func (p *Plugin) Release(grace time.Duration) {
 	}
 }
 
-func (p *Plugin) Store(name string) (kv.Store, error) {
+func (p *Plugin) Store(name string) (loader.Store, error) {
 	d, ok := p.declared[name]
 	if !ok {
 		return nil, fmt.Errorf("key-value store %q is not declared (add kv %q {} to site.hcl and grant it with kv = [%q] in plugin %q)", name, name, name, p.plugin)
@@ -224,7 +224,7 @@ func (p *Plugin) Store(name string) (kv.Store, error) {
 	return p.reg.open(d)
 }
 
-func (p *Plugin) Outbound() *outbound.Client { return p.client }
+func (p *Plugin) Outbound() loader.Outbound { return p.client }
 
 var _ loader.Services = (*Plugin)(nil)
 
