@@ -12,7 +12,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// appendEnviron encodes a request's environ (see CONTRACT.md and abi) onto
+// appendEnviron encodes a request's environ (see docs/ABI.md and abi) onto
 // buf. The plugin's fixed entries (name, version, worker, env) come
 // pre-encoded in fixed, so the per-request work is only the request's own.
 func appendEnviron(buf []byte, r *http.Request, c *client, scriptName, pathInfo string, requestID, fixed []byte) []byte {
