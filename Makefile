@@ -61,15 +61,16 @@ deps:
 #   binary as separate processes), the example plugins, the benchmark
 #   helper. The plain host pass also fills the shared test compilation
 #   cache that the race passes load from.
-# - Then host again under the race detector with -short. -short skips the
-#   six host tests that compile a module afresh or measure wall-clock
-#   behaviour under saturated CPUs (TestChaos, TestHotSwapUnderLoad,
+# - Then host again under the race detector with -short, which skips six
+#   host tests: three compile a module afresh (TestHotSwapUnderLoad,
 #   TestSwapServesInterpretedUntilCompiled,
-#   TestShutdownAbandonsABackgroundCompile, TestLoopingGuestIsStopped,
-#   TestOutboundStreams): an instrumented compiler takes about a minute per
-#   module (65 s for an 8.3 MB one, measured), and their deadlines of
-#   200 ms to 1 s are what they test. Every other host test, the load tests
-#   of chains, swaps, reloads and disconnects included, runs under it.
+#   TestShutdownAbandonsABackgroundCompile), and an instrumented compiler
+#   takes about a minute per module (65 s for an 8.3 MB one on a loaded
+#   2-core machine); TestChaos and TestLoopingGuestIsStopped saturate the
+#   CPUs with looping guests under deadlines of 200 ms to 1 s, which is
+#   what they test (TestChaos alone is a third of the plain host pass);
+#   TestOutboundStreams moves 200 MiB. Every other host test, the load
+#   tests of chains, swaps, reloads and disconnects included, runs under it.
 RACE_PKGS  := ./loader/... ./internal/... ./static/...
 PLAIN_PKGS  = $(shell $(GO) list ./... | grep -v -E '^github.com/wasmhost/wasmhost/(loader|internal|static)(/|$$)')
 test: deps fmt-check vet test-modules
