@@ -94,10 +94,11 @@ const (
 	ImportBodyRead = "body_read"
 
 	// ImportStartResponse: (status i32, headers i32, headers_len i32) -> i32.
-	// Sets the response status (100..999, but not 1xx) and headers, encoded as
-	// pairs (AppendPair; a name may repeat). May be called once per request;
-	// nothing is sent to the client until the first flush, the body outgrows
-	// the host's buffer, or the handler returns. Returns 0, ErrState if called
+	// Sets the response status (200 to 999: informational 1xx responses are
+	// not supported) and headers, encoded as pairs (AppendPair; a name may
+	// repeat). May be called once per request; nothing is sent to the
+	// client until the first flush, the body outgrows the host's buffer, or
+	// the handler returns. Returns 0, ErrState if called
 	// twice, or ErrInvalid for a bad status or a header name or value that
 	// HTTP cannot carry (the guest may then call it again, corrected).
 	// headers_len is at most MaxHeaderBytes.

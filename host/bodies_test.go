@@ -17,7 +17,7 @@ import (
 // handler's goroutine writes the response headers. The filler must not
 // touch the response (http.MaxBytesReader used to set Connection: close
 // on it from there: a data race on the header map, fatal as a concurrent
-// map write). Run under -race (Makefile RACE_HOST_TESTS).
+// map write). make test runs it under -race, with the rest of host.
 func TestBodyPastLimitWhileAnswering(t *testing.T) {
 	s := startSite(t, `
 server { max_body_size = "64KB" }

@@ -234,7 +234,7 @@ func testClientGoneIsACancellation(t *testing.T, engine string) {
 
 // TestClientsLeaveMidStream is the red-team run: many clients leaving in
 // the middle of streams and echoes through three-link chains, for 5 s,
-// and for 10 s under -race in make test's race pass. Nothing may panic, trap, log an error
+// and for 10 s under -race (make test). Nothing may panic, trap, log an error
 // or lose an instance.
 func TestClientsLeaveMidStream(t *testing.T) {
 	s := startSite(t, `server { max_body_size = "16MB" }`+twoMiddleware+`
@@ -251,7 +251,7 @@ plugin "echo" {
 plugin "hello" { path = "{{hello}}" }`)
 	seconds := 5.0
 	if raceEnabled {
-		seconds = 10 // the race pass runs only a few tests: give it the long run
+		seconds = 10 // make test runs host again under the race detector: give it the long run
 	}
 	left, failed := leave(t, s, seconds, 8, "/stream?n=1000&delay=2", "/stream?n=1000&delay=0", "POST /echo", "POST /echo?upper=mw2")
 	t.Logf("%d clients left mid-answer, %d connections failed", left, failed)

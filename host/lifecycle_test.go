@@ -67,10 +67,11 @@ func testShutdownAbandonsABackgroundCompile(t *testing.T, engine string) {
 	}
 }
 
-// curlGet fetches url with curl, bounded by limit, and returns the status
-// (0 when curl gave up) and body.
-func curlGet(t *testing.T, url string, limit time.Duration) (int, string) {
-	out, _ := exec.Command(testutil.Need(t, "curl"), "-s", "-m", fmt.Sprint(limit.Seconds()),
+// curlGet fetches url with the curl at path curl (testutil.Need, from the
+// test's goroutine), bounded by limit, and returns the status (0 when curl
+// gave up) and body.
+func curlGet(curl, url string, limit time.Duration) (int, string) {
+	out, _ := exec.Command(curl, "-s", "-m", fmt.Sprint(limit.Seconds()),
 		"-w", "\n%{http_code}", url).Output()
 	text := string(out)
 	i := strings.LastIndexByte(text, '\n')
@@ -84,6 +85,7 @@ func curlGet(t *testing.T, url string, limit time.Duration) (int, string) {
 // a plugin whose Redis accepts connections and never answers, go on being
 // served: opening runs outside the registry's lock.
 func TestSlowStoreOpenBlocksOnlyItsOwnCallers(t *testing.T) {
+	curl := testutil.Need(t, "curl")
 	dir := t.TempDir()
 	lockedPath := filepath.Join(dir, "locked.kv")
 	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
@@ -136,19 +138,19 @@ plugin "c" {
 	}
 	aDone := make(chan answer, 1)
 	go func() {
-		code, body := curlGet(t, s.base+"/a/kv/set?store=locked&key=k&value=v", 60*time.Second)
+		code, body := curlGet(curl, s.base+"/a/kv/set?store=locked&key=k&value=v", 60*time.Second)
 		aDone <- answer{code, body}
 	}()
 	cDone := make(chan answer, 1)
 	go func() {
-		code, body := curlGet(t, s.base+"/c/kv/get?store=silent&key=k", 30*time.Second)
+		code, body := curlGet(curl, s.base+"/c/kv/get?store=silent&key=k", 30*time.Second)
 		cDone <- answer{code, body}
 	}()
 	time.Sleep(time.Second) // a's request is in kv.Open by now (the guest is warm)
 
 	for i := range 5 {
 		start := time.Now()
-		code, body := curlGet(t, s.base+fmt.Sprintf("/b/kv/set?store=free&key=k&value=%d", i), 5*time.Second)
+		code, body := curlGet(curl, s.base+fmt.Sprintf("/b/kv/set?store=free&key=k&value=%d", i), 5*time.Second)
 		if code != 200 || body != "ok" {
 			t.Fatalf("plugin b, while plugin a's store opens: %d %q after %v; want 200 ok at once", code, body, time.Since(start).Round(time.Millisecond))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,16 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var reloads, swaps atomic.Int64
+	// The loops report failures here, and the test's goroutine fails the
+	// test: t.Fatal ends only the goroutine that calls it, so a loop
+	// calling it would leave the wait below spinning.
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default: // one is enough to stop the test
+		}
+	}
 	loop := func(f func(i int)) {
 		wg.Add(1)
 		go func() {
@@ -44,7 +55,10 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 		}()
 	}
 	loop(func(i int) { // the watcher swaps on every copy
-		testutil.CopyFile(t, []string{v1, v2}[i%2], live)
+		if err := copyFile([]string{v1, v2}[i%2], live); err != nil {
+			fail(err)
+			return
+		}
 		swaps.Add(1)
 		time.Sleep(20 * time.Millisecond)
 	})
@@ -52,7 +66,7 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 	loop(func(i int) { // HUP: plugin b comes and goes, a's settings change
 		site, diags := config.Parse([]byte(siteText(live, hello, i)), filepath.Join(dir, "site.hcl"))
 		if diags.HasErrors() {
-			t.Errorf("site.hcl: %s", config.FormatDiagnostics(diags))
+			fail(fmt.Errorf("site.hcl: %s", config.FormatDiagnostics(diags)))
 			return
 		}
 		if s.srv.Reload(context.Background(), host.SiteOf(site)) == nil {
@@ -65,10 +79,22 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 			resp.Body.Close()
 		}
 	})
-	// Shut down once each kind of change has happened a few times (the
-	// test's own timeout bounds the wait).
+	// Shut down once each kind of change has happened a few times, or when
+	// a loop failed, or after a wait long enough for a loaded machine under
+	// the race detector: the shutdown and the counts below are checked in
+	// every case.
+	waitLimit := time.After(2 * time.Minute)
+wait:
 	for reloads.Load() < 4 || swaps.Load() < 4 {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-failed:
+			t.Error(err)
+			break wait
+		case <-waitLimit:
+			t.Errorf("after 2 minutes only %d site reloads and %d file swaps, want 4 of each", reloads.Load(), swaps.Load())
+			break wait
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -79,6 +105,11 @@ func TestSwapReloadShutdownRace(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
+	select {
+	case err := <-failed:
+		t.Error(err)
+	default:
+	}
 	if n := loaderprobe.LiveInstances(s.loader); n != 0 {
 		t.Errorf("%d instances alive after shutdown, want 0", n)
 	}
@@ -96,4 +127,19 @@ func siteText(live, hello string, i int) string {
 		text += fmt.Sprintf("plugin \"b\" {\n  path  = %q\n  mount = \"/b\"\n}\n", hello)
 	}
 	return text
+}
+
+// copyFile is testutil.CopyFile (write beside, rename over: a watcher sees
+// one complete file) returning its error, for a goroutine other than the
+// test's.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/loaderprobe"
 	"github.com/wasmhost/wasmhost/internal/testutil"
+	"github.com/wasmhost/wasmhost/loader"
 )
 
 // versions builds two variants of the version plugin and puts the first
@@ -106,7 +107,7 @@ func startLoad(url string, n int) *load {
 	return l
 }
 
-func (l *load) finish(t *testing.T) {
+func (l *load) finish(t testing.TB) {
 	close(l.stop)
 	l.wg.Wait()
 	t.Logf("load: %d requests succeeded, %d failed; versions seen %v", l.ok.Load(), l.failed.Load(), l.seen)
@@ -117,7 +118,8 @@ func (l *load) finish(t *testing.T) {
 
 // waitVersion polls until url answers version want; it returns how long
 // that took, or fails the test after limit.
-func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Duration {
+func waitVersion(t testing.TB, url, want string, limit time.Duration) time.Duration {
+	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	start := time.Now()
 	for time.Since(start) < limit {
@@ -130,14 +132,25 @@ func waitVersion(t *testing.T, url, want string, limit time.Duration) time.Durat
 	return 0
 }
 
-func TestHotSwapUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a load test, and it compiles a module afresh")
-	}
-	forEachEngine(t, testHotSwapUnderLoad)
+// swapVisible bounds the wait for a swap to show, so that a swap that never
+// happens fails the test rather than hangs it. It is no latency goal:
+// BenchmarkHotSwapUnderLoad reports how long swaps take.
+const swapVisible = 30 * time.Second
+
+// hotSwapRun is what hotSwaps saw.
+type hotSwapRun struct {
+	s      *site
+	load   *load           // finished
+	cold   time.Duration   // the first swap, to a build not compiled yet
+	cached []time.Duration // the others (machine code cached), sorted
 }
 
-func testHotSwapUnderLoad(t *testing.T, engine string) {
+// hotSwaps swaps the version plugin between two builds swaps times, under
+// 16 connections, each time waiting until the new version answers, and
+// returns how long each swap took to become visible (from the file write
+// to the first response of the new version).
+func hotSwaps(t testing.TB, engine string, swaps int) hotSwapRun {
+	t.Helper()
 	live, v1, v2 := versions(t)
 	// A cache of its own: version two is really compiled for the first
 	// time at the first swap, whatever ran before.
@@ -145,12 +158,8 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
   path      = "`+live+`"
   instances = 8
 }`, siteOptions{level: hclog.Info, cacheDir: t.TempDir(), engine: engine})
-	waitVersion(t, s.base+"/", "one", time.Second)
-	steady := loaderprobe.LiveInstances(s.loader)
-	l := startLoad(s.base+"/", 16)
-	var lat []time.Duration
-	var cold time.Duration
-	const swaps = 50
+	waitVersion(t, s.base+"/", "one", swapVisible)
+	run := hotSwapRun{s: s, load: startLoad(s.base+"/", 16)}
 	for i := 0; i < swaps; i++ {
 		src, want := v2, "two"
 		if i%2 == 1 {
@@ -162,13 +171,13 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
 			b, _ := os.ReadFile(src)
 			os.WriteFile(live, b, 0o644) // write in place
 		}
-		d := waitVersion(t, s.base+"/", want, 5*time.Second)
+		d := waitVersion(t, s.base+"/", want, swapVisible)
 		if i == 0 {
 			// The first swap to build two is the only one whose machine
 			// code is not cached: it is served interpreted at first, while
 			// its compile runs in the background. The swaps after it are
 			// timed as cached ones once that compile is done.
-			cold = d
+			run.cold = d
 			sum := sha256.Sum256(readFile(t, v2))
 			deadline := time.Now().Add(60 * time.Second)
 			for !s.loader.Compiled(engine, hex.EncodeToString(sum[:])) {
@@ -179,23 +188,33 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
 			}
 			continue
 		}
-		lat = append(lat, d)
+		run.cached = append(run.cached, d)
 	}
-	l.finish(t)
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	run.load.finish(t)
+	sort.Slice(run.cached, func(i, j int) bool { return run.cached[i] < run.cached[j] })
+	return run
+}
+
+// TestHotSwapUnderLoad asserts what a swap does, not how fast: every one
+// of 50 swaps under load becomes visible, no request fails or mixes two
+// builds, /status counts each swap once, and the old versions drain. The
+// times are logged here and reported by BenchmarkHotSwapUnderLoad (the
+// goal: a cached swap visible within 1 s, one not compiled yet within
+// 2 s; measured 0.37-0.55 s for the latter on an idle machine and up to
+// 1.28 s in full make test runs).
+func TestHotSwapUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a load test, and it compiles a module afresh")
+	}
+	forEachEngine(t, testHotSwapUnderLoad)
+}
+
+func testHotSwapUnderLoad(t *testing.T, engine string) {
+	const swaps = 50
+	run := hotSwaps(t, engine, swaps)
+	s, l, lat := run.s, run.load, run.cached
 	t.Logf("swap visible after (file write → first response of the new version, under 16 connections): first swap, not compiled yet: %v; the other %d: median %v, p90 %v, max %v",
-		cold, len(lat), lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
-	if lat[len(lat)-1] > time.Second {
-		t.Errorf("a swap took %v to become visible, want at most 1s", lat[len(lat)-1])
-	}
-	// The cold swap is really cold now (a cache of its own): the module is
-	// compiled for the interpreter and its Go runtime initialized there,
-	// under 16 connections on 2 cores. Measured 0.37-0.55 s on an idle
-	// machine and up to 1.28 s in full make test runs, so its bound is 2 s;
-	// the cached swaps above keep 1 s.
-	if cold > 2*time.Second {
-		t.Errorf("the swap to a build not compiled yet took %v to become visible, want at most 2s", cold)
-	}
+		run.cold, len(lat), lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
 	if l.seen["one"] == 0 || l.seen["two"] == 0 {
 		t.Errorf("responses did not switch versions: %v", l.seen)
 	}
@@ -204,12 +223,32 @@ func testHotSwapUnderLoad(t *testing.T, engine string) {
 	}
 	// Old versions drain and close: the instance count returns to where
 	// one version's pool keeps it.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(swapVisible)
 	for loaderprobe.LiveInstances(s.loader) > 8 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if n := loaderprobe.LiveInstances(s.loader); n > 8 {
-		t.Errorf("%d instances alive after %d swaps; one version's pool holds at most 8 (steady state before: %d)", n, swaps, steady)
+		t.Errorf("%d instances alive %v after %d swaps; one version's pool holds at most 8", n, swapVisible, swaps)
+	}
+}
+
+// BenchmarkHotSwapUnderLoad reports how long swaps under 16 connections
+// take to become visible, per engine: the first, to a build not compiled
+// yet, and the median, p90 and max of 20 cached ones. Run it once:
+//
+//	go test -run XXX -bench HotSwapUnderLoad -benchtime 1x ./host/
+func BenchmarkHotSwapUnderLoad(b *testing.B) {
+	for _, engine := range loader.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				run := hotSwaps(b, engine, 21)
+				lat := run.cached
+				b.ReportMetric(float64(run.cold.Milliseconds()), "cold-ms")
+				b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "median-ms")
+				b.ReportMetric(float64(lat[len(lat)*9/10].Milliseconds()), "p90-ms")
+				b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+			}
+		})
 	}
 }
 
@@ -239,7 +278,7 @@ func testCorruptModuleKeepsTheOldVersion(t *testing.T, engine string) {
 		t.Errorf("after a corrupt write: version %q (%v), want the old one", v, err)
 	}
 	testutil.CopyFile(t, v2, live)
-	waitVersion(t, s.base+"/", "two", 2*time.Second)
+	waitVersion(t, s.base+"/", "two", swapVisible)
 	l.finish(t)
 	if st := s.srv.Status().Plugins[0].LastError; st != "" {
 		t.Errorf("last_error %q stays after a good version loaded", st)
@@ -258,18 +297,28 @@ func testSlowRequestFinishesOnTheOldVersion(t *testing.T, engine string) {
 	s := startEngineSite(t, engine, `plugin "v" { path = "`+live+`" }`)
 	// The response headers arrive with the first chunk, which the guest
 	// flushes before it sleeps: from then on the request is in its guest.
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(s.base + "/?ms=2000")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Get(s.base + "/?ms=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
+	slow := make(chan string, 1)
+	go func() {
+		v, err := readVersion(resp)
+		if err != nil {
+			v = err.Error()
+		}
+		slow <- v
+	}()
 	testutil.CopyFile(t, v2, live)
-	waitVersion(t, s.base+"/", "two", 2*time.Second)
-	v, err := readVersion(resp)
-	resp.Body.Close()
-	if err != nil {
-		v = err.Error()
+	waitVersion(t, s.base+"/", "two", swapVisible)
+	// In this order: the new version answered while the slow request was
+	// still in its guest, which then finished on the old one.
+	select {
+	case v := <-slow:
+		t.Fatalf("the slow request ended (%q) before version two answered: it was not in flight during the swap", v)
+	default:
 	}
-	if v != "one" {
+	if v := <-slow; v != "one" {
 		t.Errorf("the slow request in flight during the swap got %q, want the old version's body", v)
 	}
 }
@@ -283,7 +332,7 @@ plugin "v" { path = "`+live+`" }`)
 	watching := startSite(t, `plugin "v" { path = "`+live+`" }`)
 	admin := httptestServer(t, s.srv.AdminHandler())
 	testutil.CopyFile(t, v2, live)
-	waitVersion(t, watching.base+"/", "two", 5*time.Second)
+	waitVersion(t, watching.base+"/", "two", swapVisible)
 	if v, err := versionOf(http.DefaultClient, s.base+"/"); err != nil || v != "one" {
 		t.Fatalf("autoreload = false still swapped (serving %q, %v)", v, err)
 	}
@@ -395,7 +444,7 @@ func testSwapServesInterpretedUntilCompiled(t *testing.T, engine string) {
 	live, _, v2 := versions(t)
 	s := startSiteOpts(t, `plugin "v" { path = "`+live+`" }`, siteOptions{level: hclog.Warn, engine: engine}) // no shared cache: v2 is new here
 	testutil.CopyFile(t, v2, live)
-	waitVersion(t, s.base+"/", "two", 5*time.Second)
+	waitVersion(t, s.base+"/", "two", swapVisible)
 	if !s.srv.Plugin("v").Interpreted {
 		t.Errorf("the first version two to serve is compiled; want the interpreted stand-in while it compiles")
 	}
@@ -415,7 +464,7 @@ func testSwapServesInterpretedUntilCompiled(t *testing.T, engine string) {
 	}
 }
 
-func readFile(t *testing.T, path string) []byte {
+func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-// The issue's acceptance for `source`: `wasmhost run --debug` with
+// What `source` promises: `wasmhost run --debug` with
 // source = "greet" and no .wasm builds the plugin at start; an edit to
 // main.go serves the new text within 20 s with no failed request in
 // between; a compile error gives 500 pages with main.go:LINE and the

@@ -28,7 +28,7 @@ func runIn(t *testing.T, dir string, name string, args ...string) string {
 	return string(out)
 }
 
-// The issue's acceptance: outside the repository, with no module proxy,
+// What `wasmhost new` promises: outside the repository, with no module proxy,
 // `wasmhost new greet && wasmhost build greet && (cd greet && go test ./...)`
 // succeeds, and the plugin serves (checked with curl).
 func TestNewBuildsAndTestsOffline(t *testing.T) {

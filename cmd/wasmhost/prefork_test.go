@@ -19,7 +19,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-// Acceptance tests of prefork mode (issue 3), each with real processes on
+// Acceptance tests of prefork mode, each with real processes on
 // loopback under a bounded load. Durations are kept short (a few seconds
 // of load each) so the whole package stays within CI's budget.
 

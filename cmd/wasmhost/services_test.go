@@ -18,7 +18,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-// Acceptance tests of the guest services (issue 12) with real processes:
+// Acceptance tests of the guest services with real processes:
 // key-value stores shared by prefork workers and by separate hosts, and
 // secrets from the environment.
 

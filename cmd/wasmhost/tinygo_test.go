@@ -39,7 +39,7 @@ func tinygoEnv(t *testing.T) []string {
 	return nil
 }
 
-// The issue's TinyGo acceptance: hello, environ, echo and stream, copied
+// What TinyGo support promises: hello, environ, echo and stream, copied
 // into a module made by `wasmhost new` (go 1.23, which TinyGo 0.34 accepts),
 // build with --tinygo and serve correctly through a real wasmhost; a TinyGo
 // hello answers sequential requests in under 5 ms each. Sizes and

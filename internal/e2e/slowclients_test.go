@@ -196,17 +196,26 @@ func probe(t *testing.T, url string, seconds int) probeResult {
 
 func slowPy(t *testing.T, res any, args ...string) {
 	t.Helper()
-	python := need(t, "python3", "python3")
+	if err := runSlowPy(need(t, "python3", "python3"), res, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runSlowPy runs slow.py with the given python and decodes what it printed
+// into res; it fails with an error rather than the test, so that a
+// goroutine can run it.
+func runSlowPy(python string, res any, args ...string) error {
 	cmd := exec.Command(python, append([]string{filepath.Join("testdata", "slow.py")}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("slow.py %v: %v\n%s%s", args, err, out, stderr.String())
+		return fmt.Errorf("slow.py %v: %v\n%s%s", args, err, out, stderr.String())
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(out), res); err != nil {
-		t.Fatalf("slow.py %v printed %q: %v", args, out, err)
+		return fmt.Errorf("slow.py %v printed %q: %v", args, out, err)
 	}
+	return nil
 }
 
 // wantProbe asserts that at least 95% of the probe's requests got their 200
@@ -269,16 +278,30 @@ type trickleResult struct {
 	Head   string  `json:"head"`
 }
 
-// trickle starts slow.py trickle in the background; wait returns what it saw.
+// trickle starts slow.py trickle in the background; wait returns what it
+// saw (and fails the test, from the goroutine that calls it, if slow.py
+// failed).
 func trickle(t *testing.T, s *slowSite, path string, length, first int) (wait func() trickleResult) {
 	t.Helper()
-	done := make(chan trickleResult, 1)
+	python := need(t, "python3", "python3")
+	type result struct {
+		res trickleResult
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		var res trickleResult
-		slowPy(t, &res, "trickle", s.hostport, path, fmt.Sprint(length), fmt.Sprint(first))
-		done <- res
+		var r result
+		r.err = runSlowPy(python, &r.res, "trickle", s.hostport, path, fmt.Sprint(length), fmt.Sprint(first))
+		done <- r
 	}()
-	return func() trickleResult { return <-done }
+	return func() trickleResult {
+		t.Helper()
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.res
+	}
 }
 
 // A body within the read-ahead that arrives below min_body_rate is cut with
@@ -440,12 +463,22 @@ func h2specBinary(t *testing.T) string {
 // of tests run.
 func h2specFailures(t *testing.T, bin, port string, ids ...string) (map[string]string, int) {
 	t.Helper()
-	report := filepath.Join(t.TempDir(), "h2spec.xml")
+	failed, total, err := runH2spec(filepath.Join(t.TempDir(), "h2spec.xml"), bin, port, ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return failed, total
+}
+
+// runH2spec is h2specFailures writing its report to the file report, and
+// failing with an error rather than the test, so that a goroutine can run
+// it.
+func runH2spec(report, bin, port string, ids ...string) (map[string]string, int, error) {
 	cmd := exec.Command(bin, append(ids, "-t", "-k", "-h", "127.0.0.1", "-p", port, "-o", "2", "-j", report)...)
 	out, err := cmd.CombinedOutput()
 	data, rerr := os.ReadFile(report)
 	if rerr != nil {
-		t.Fatalf("h2spec wrote no report (%v, %v):\n%s", err, rerr, lastLines(string(out), 20))
+		return nil, 0, fmt.Errorf("h2spec wrote no report (%v, %v):\n%s", err, rerr, lastLines(string(out), 20))
 	}
 	var suites struct {
 		Suites []struct {
@@ -458,7 +491,7 @@ func h2specFailures(t *testing.T, bin, port string, ids ...string) (map[string]s
 		} `xml:"testsuite"`
 	}
 	if err := xml.Unmarshal(data, &suites); err != nil {
-		t.Fatalf("h2spec report: %v", err)
+		return nil, 0, fmt.Errorf("h2spec report: %v", err)
 	}
 	failed, total := map[string]string{}, 0
 	for _, s := range suites.Suites {
@@ -469,7 +502,7 @@ func h2specFailures(t *testing.T, bin, port string, ids ...string) (map[string]s
 			}
 		}
 	}
-	return failed, total
+	return failed, total, nil
 }
 
 // h2spec against wasmhost's HTTP/2 (server.tls) and, at the same time,
@@ -489,13 +522,18 @@ func h2specAgainstPlainGo(t *testing.T, s *slowSite) {
 
 	var plainFailed map[string]string
 	var plainTotal int
+	var plainErr error
+	plainReport := filepath.Join(t.TempDir(), "h2spec.xml")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		plainFailed, plainTotal = h2specFailures(t, bin, plainPort)
+		plainFailed, plainTotal, plainErr = runH2spec(plainReport, bin, plainPort)
 	}()
 	ours, total := h2specFailures(t, bin, s.tlsPort)
 	<-done
+	if plainErr != nil {
+		t.Fatal(plainErr)
+	}
 	t.Logf("h2spec: wasmhost failed %d of %d, plain net/http %d of %d", len(ours), total, len(plainFailed), plainTotal)
 	if total < 100 || plainTotal != total {
 		t.Fatalf("h2spec ran %d tests on wasmhost and %d on net/http; want the same 100 or more", total, plainTotal)

@@ -31,7 +31,7 @@
 //     as described below.
 //  3. Forwarded (RFC 7239): the for= parameters, walked like
 //     X-Forwarded-For. It is the standard, yet it comes last on purpose:
-//     nginx, the deployment the issue and Tornado's guide describe, neither
+//     nginx, the proxy Tornado's guide and deploy/nginx.conf set up, neither
 //     sets nor removes it, so it passes a client's Forwarded header through
 //     untouched. Ranked above the X- headers, one made-up header would then
 //     let any client behind a stock nginx choose its address. Ranked last,

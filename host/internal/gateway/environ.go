@@ -12,7 +12,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 )
 
-// AppendEnviron encodes a request's environ (the keys are abi's) onto
+// AppendEnviron encodes a request's environ (see docs/ABI.md and abi) onto
 // buf. The plugin's fixed entries (name, version, worker, env) come
 // pre-encoded in fixed, so the per-request work is only the request's own.
 func AppendEnviron(buf []byte, r *http.Request, c *Client, scriptName, pathInfo string, requestID, fixed []byte) []byte {

@@ -1,4 +1,4 @@
-// Command cookie is the WSGI notes' StupidCookieMiddleware as a wasmhost
+// Command cookie is the textbook WSGI cookie middleware as a wasmhost
 // middleware: every answer of the plugins behind it gets a Set-Cookie, and
 // the request it passes on carries X-Cookie-Middleware, which is how a
 // middleware hands data downstream (the plugin behind it sees it as
