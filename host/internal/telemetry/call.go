@@ -55,9 +55,13 @@ type Call struct {
 // StartCall opens the span of one plugin call, under ctx's (the server
 // span, or the link outside this one).
 func (t *Tracer) StartCall(ctx ctxT, c Call) (ctxT, Span) {
-	if !t.Enabled() {
+	if t.skipChild(ctx) {
 		return ctx, Span{}
 	}
+	return t.start(ctx, c.Name, trace.SpanKindInternal, c.attributes)
+}
+
+func (c Call) attributes() []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, KeyPlugin.String(c.Name))
 	if c.Builtin {
@@ -68,8 +72,7 @@ func (t *Tracer) StartCall(ctx ctxT, c Call) (ctxT, Span) {
 	if c.Chain != "" {
 		attrs = append(attrs, KeyChainOf.String(c.Chain), KeyLinkPosition.Int(c.Position))
 	}
-	ctx, s := t.tr.Start(ctx, c.Name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
-	return ctx, Span{s}
+	return attrs
 }
 
 // CallEnd is what became of a plugin call.

@@ -24,7 +24,7 @@ const (
 // child of the reload; otherwise it starts a trace of its own, since no
 // request caused it.
 func (t *Tracer) StartEvent(ctx ctxT, ev Event, plugin string) (ctxT, Span) {
-	if !t.Enabled() {
+	if t.skipChild(ctx) {
 		return ctx, Span{}
 	}
 	name := string(ev)

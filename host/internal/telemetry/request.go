@@ -30,6 +30,11 @@ func (t *Tracer) StartRequest(req Request) (ctxT, Span) {
 		return r.Context(), Span{}
 	}
 	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	return t.start(ctx, r.Method+" "+req.Route, trace.SpanKindServer, req.attributes)
+}
+
+func (req Request) attributes() []attribute.KeyValue {
+	r := req.R
 	host, port := splitHostPort(r.Host, req.Scheme)
 	attrs := []attribute.KeyValue{
 		method(r.Method),
@@ -51,8 +56,7 @@ func (t *Tracer) StartRequest(req Request) (ctxT, Span) {
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
 	}
-	ctx, s := t.tr.Start(ctx, r.Method+" "+req.Route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
-	return ctx, Span{s}
+	return attrs
 }
 
 // EndRequest ends a server span with the response status: a 5xx marks it

@@ -15,15 +15,17 @@ import (
 // "op store" as the database conventions name theirs. backend is the
 // store's ("sqlite", "redis").
 func (t *Tracer) StartKV(ctx ctxT, store, backend, op string) (ctxT, Span) {
-	if !t.Enabled() {
+	if t.skipChild(ctx) {
 		return ctx, Span{}
 	}
-	return t.start(ctx, op+" "+store, trace.SpanKindClient, []attribute.KeyValue{
-		semconv.DBSystemNameKey.String(backend),
-		semconv.DBNamespace(store),
-		semconv.DBOperationName(op),
-		KeyStore.String(store),
-		KeyOp.String(op),
+	return t.start(ctx, op+" "+store, trace.SpanKindClient, func() []attribute.KeyValue {
+		return []attribute.KeyValue{
+			semconv.DBSystemNameKey.String(backend),
+			semconv.DBNamespace(store),
+			semconv.DBOperationName(op),
+			KeyStore.String(store),
+			KeyOp.String(op),
+		}
 	})
 }
 
@@ -51,21 +53,27 @@ func (t *Tracer) StartOutbound(ctx ctxT, req *http.Request, allowed string) (ctx
 	if !t.Enabled() {
 		return ctx, Span{}
 	}
+	var s Span
 	host, port := splitHostPort(req.URL.Host, req.URL.Scheme)
-	u := *req.URL
-	u.User = nil // url.full without credentials
-	attrs := []attribute.KeyValue{
-		method(req.Method),
-		semconv.ServerAddress(host),
-		semconv.URLFull(u.String()),
-		KeyAllowedHost.String(allowed),
+	if !t.skipChild(ctx) {
+		ctx, s = t.start(ctx, req.Method+" "+host, trace.SpanKindClient, func() []attribute.KeyValue {
+			u := *req.URL
+			u.User = nil // url.full without credentials
+			attrs := []attribute.KeyValue{
+				method(req.Method),
+				semconv.ServerAddress(host),
+				semconv.URLFull(u.String()),
+				KeyAllowedHost.String(allowed),
+			}
+			if port > 0 {
+				attrs = append(attrs, semconv.ServerPort(port))
+			}
+			return attrs
+		})
 	}
-	if port > 0 {
-		attrs = append(attrs, semconv.ServerPort(port))
-	}
-	ctx, s := t.tr.Start(ctx, req.Method+" "+host, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	// Unsampled too: the upstream then knows not to sample either.
 	t.prop.Inject(ctx, propagation.HeaderCarrier(req.Header))
-	return ctx, Span{s}
+	return ctx, s
 }
 
 // EndOutbound ends an outbound span with the response status (0: none

@@ -60,12 +60,24 @@ func unwrapAll(err error) error {
 	}
 }
 
-// start opens a span under ctx's, or returns ctx and the zero Span when
-// tracing is off.
-func (t *Tracer) start(ctx ctxT, name string, kind trace.SpanKind, attrs []attribute.KeyValue) (ctxT, Span) {
+// skipChild reports that a child of ctx's span would not be recorded:
+// tracing is off, or the parent is not sampled and the sampler follows
+// parents. The SDK is then not asked to make a span only to drop it, which
+// keeps an unsampled request (sample_ratio 0) to one span's cost.
+func (t *Tracer) skipChild(ctx ctxT) bool {
 	if !t.Enabled() {
-		return ctx, Span{}
+		return true
 	}
-	ctx, s := t.tr.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	sc := trace.SpanContextFromContext(ctx)
+	return t.parentBased && sc.IsValid() && !sc.IsSampled()
+}
+
+// start opens a span under ctx's; its attributes are built only when it
+// records (attrs is called then).
+func (t *Tracer) start(ctx ctxT, name string, kind trace.SpanKind, attrs func() []attribute.KeyValue) (ctxT, Span) {
+	ctx, s := t.tr.Start(ctx, name, trace.WithSpanKind(kind))
+	if s.IsRecording() {
+		s.SetAttributes(attrs()...)
+	}
 	return ctx, Span{s}
 }

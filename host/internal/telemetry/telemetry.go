@@ -23,6 +23,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -46,6 +47,9 @@ type Tracer struct {
 	tr       trace.Tracer
 	prop     propagation.TraceContext
 	endpoint string
+	// parentBased: the sampler follows the parent, so the children of an
+	// unsampled span are known to be unsampled without asking the SDK.
+	parentBased bool
 }
 
 // New builds the Tracer that s describes: off (a nil *Tracer, no error)
@@ -76,7 +80,7 @@ func New(s Settings) (*Tracer, error) {
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
-	return &Tracer{tp: tp, tr: tp.Tracer(instrumentation, trace.WithSchemaURL(semconv.SchemaURL)), endpoint: r.endpoint}, nil
+	return &Tracer{tp: tp, tr: tp.Tracer(instrumentation, trace.WithSchemaURL(semconv.SchemaURL)), endpoint: r.endpoint, parentBased: strings.HasPrefix(r.sampler.Description(), "ParentBased")}, nil
 }
 
 // Enabled reports whether spans are made and exported.
