@@ -30,7 +30,11 @@ func (t *Tracer) StartRequest(req Request) (ctxT, Span) {
 		return r.Context(), Span{}
 	}
 	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	return t.start(ctx, r.Method+" "+req.Route, trace.SpanKindServer, req.attributes)
+	name := r.Method // a request no plugin serves has no route
+	if req.Route != "" {
+		name += " " + req.Route
+	}
+	return t.start(ctx, name, trace.SpanKindServer, req.attributes)
 }
 
 func (req Request) attributes() []attribute.KeyValue {
@@ -38,11 +42,13 @@ func (req Request) attributes() []attribute.KeyValue {
 	host, port := splitHostPort(r.Host, req.Scheme)
 	attrs := []attribute.KeyValue{
 		method(r.Method),
-		semconv.HTTPRoute(req.Route),
 		semconv.URLPath(r.URL.Path),
 		semconv.URLScheme(req.Scheme),
 		semconv.ServerAddress(host),
 		semconv.NetworkProtocolVersion(protoVersion(r)),
+	}
+	if req.Route != "" {
+		attrs = append(attrs, semconv.HTTPRoute(req.Route))
 	}
 	if port > 0 {
 		attrs = append(attrs, semconv.ServerPort(port))
