@@ -42,6 +42,8 @@ type Receiver struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	spans   []Span
+	count   int  // spans received
+	discard bool // count spans without keeping them
 	exports int
 	arrived chan struct{}
 }
@@ -52,6 +54,22 @@ func Start(t testing.TB) *Receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
+}
+
+// StartCounting serves a receiver that decodes every export but keeps
+// only the number of spans: for benchmarks, whose millions of spans would
+// otherwise fill the heap and bill the collector's memory to the exporter.
+func StartCounting(t testing.TB) *Receiver {
+	r := Start(t)
+	r.discard = true
+	return r
+}
+
+// Count is the number of spans received so far.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
 }
 
 // URL is the base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, otlp_endpoint).
@@ -98,6 +116,10 @@ func (r *Receiver) add(msg *coltracepb.ExportTraceServiceRequest) {
 	for _, rs := range msg.ResourceSpans {
 		res := attrs(rs.GetResource().GetAttributes())
 		for _, ss := range rs.ScopeSpans {
+			r.count += len(ss.Spans)
+			if r.discard {
+				continue
+			}
 			for _, s := range ss.Spans {
 				r.spans = append(r.spans, flatten(s, res))
 			}
