@@ -130,6 +130,21 @@ func TestRequestTree(t *testing.T) {
 	parent("GET 127.0.0.1", "app")
 	parent("render", "app")
 
+	checkAttributes(t, by, ups.URL)
+	// The upstream's parent is the outbound span, and the guest's own
+	// traceparent was replaced.
+	if want := "00-" + clientTraceID + "-" + by["GET 127.0.0.1"].SpanID + "-01"; len(up.seen) != 1 || up.seen[0] != want {
+		t.Errorf("upstream saw traceparent %q, want %q", up.seen, want)
+	}
+	if want := "00-" + clientTraceID + "-" + by["app"].SpanID + "-01"; guestSaw[0] != want || guestSaw[1] != clientTraceID {
+		t.Errorf("guest saw HTTP_TRACEPARENT %q and trace id %q, want %q and %q", guestSaw[0], guestSaw[1], want, clientTraceID)
+	}
+}
+
+// checkAttributes holds each span of TestRequestTree to its kind and the
+// attributes the host gives it.
+func checkAttributes(t *testing.T, by map[string]otlptest.Span, upsURL string) {
+	t.Helper()
 	want := map[string]map[string]any{
 		"GET /app": {"http.request.method": "GET", "http.route": "/app", "url.path": "/app/page", "url.query": "x=1",
 			"url.scheme": "http", "http.response.status_code": int64(200), "user_agent.original": "curl-test", "client.address": "127.0.0.1"},
@@ -137,7 +152,7 @@ func TestRequestTree(t *testing.T) {
 		"app": {"wasmhost.plugin": "app", "wasmhost.engine": "wazero", "wasmhost.plugin_version": "604b4fe7eb6e",
 			"wasmhost.link.position": int64(1), "wasmhost.wait.instance_seconds": 0.003, "wasmhost.wait.scheduler_seconds": 0.001, "wasmhost.result": "ok"},
 		"get default":   {"db.system.name": "sqlite", "db.namespace": "default", "db.operation.name": "get", "wasmhost.kv.store": "default", "wasmhost.kv.op": "get", "wasmhost.kv.outcome": "not_found"},
-		"GET 127.0.0.1": {"http.request.method": "GET", "server.address": "127.0.0.1", "url.full": ups.URL + "/api?q=1", "http.response.status_code": int64(200), "wasmhost.allowed_host": ups.URL},
+		"GET 127.0.0.1": {"http.request.method": "GET", "server.address": "127.0.0.1", "url.full": upsURL + "/api?q=1", "http.response.status_code": int64(200), "wasmhost.allowed_host": upsURL},
 		"render":        {"wasmhost.guest": true, "guest.template": "index"},
 	}
 	for name, attrs := range want {
@@ -155,14 +170,6 @@ func TestRequestTree(t *testing.T) {
 	}
 	if got := by["GET /app"].Resource["service.name"]; got != "wasmhost" {
 		t.Errorf("service.name = %v", got)
-	}
-	// The upstream's parent is the outbound span, and the guest's own
-	// traceparent was replaced.
-	if want := "00-" + clientTraceID + "-" + by["GET 127.0.0.1"].SpanID + "-01"; len(up.seen) != 1 || up.seen[0] != want {
-		t.Errorf("upstream saw traceparent %q, want %q", up.seen, want)
-	}
-	if want := "00-" + clientTraceID + "-" + by["app"].SpanID + "-01"; guestSaw[0] != want || guestSaw[1] != clientTraceID {
-		t.Errorf("guest saw HTTP_TRACEPARENT %q and trace id %q, want %q and %q", guestSaw[0], guestSaw[1], want, clientTraceID)
 	}
 }
 
