@@ -70,6 +70,9 @@ func TestArchitectureTable(t *testing.T) {
 			}
 			continue
 		}
+		if strings.Contains(r.job, "TODO") {
+			problems = append(problems, fmt.Sprintf("%s's job is not written: %q", p.path, r.job))
+		}
 		internal, third := parseImports(r.imports)
 		if d := diff(p.internal, internal); d != "" {
 			problems = append(problems, fmt.Sprintf("%s's imports of the module's own packages: %s", p.path, d))
