@@ -327,3 +327,26 @@ func formatImports(p pkg) string {
 	}
 	return strings.Join(items, ", ")
 }
+
+// sourcePath is a repository path to a Go file as the docs name one.
+var sourcePath = regexp.MustCompile("`((?:[a-z0-9_]+/)+[a-z0-9_]+\\.go)`")
+
+// TestDocsNameFilesThatExist: every Go file the docs name by its path
+// (`host/internal/front/dispatch.go`) exists, so that a move of code cannot
+// leave the docs pointing at a file that is gone.
+func TestDocsNameFilesThatExist(t *testing.T) {
+	root := filepath.Join("..", "..")
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	docs = append(docs, filepath.Join(root, "README.md"))
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sourcePath.FindAllSubmatch(text, -1) {
+			if _, err := os.Stat(filepath.Join(root, string(m[1]))); err != nil {
+				t.Errorf("%s names %s, which does not exist", filepath.Base(doc), m[1])
+			}
+		}
+	}
+}
