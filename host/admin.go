@@ -55,7 +55,7 @@ func (s *Server) status() status.Status {
 		Requests: s.metrics.requests.Load(),
 		InFlight: s.metrics.inFlight.Load(),
 	}}}
-	st.Chains = chainLinks(s.ChainStatus())
+	st.Chains = s.chainStatus()
 	for _, p := range s.pluginStatuses() {
 		st.Plugins = append(st.Plugins, status.Plugin{
 			Name: p.name, Path: p.path, Version: p.version, Engine: p.engine, LoadedAt: p.loadedAt,
@@ -67,19 +67,6 @@ func (s *Server) status() status.Status {
 		})
 	}
 	return st
-}
-
-// chainLinks is cs as /status lists it.
-func chainLinks(cs map[string][]LinkStatus) map[string][]status.Link {
-	out := make(map[string][]status.Link, len(cs))
-	for plugin, links := range cs {
-		sl := make([]status.Link, len(links))
-		for i, l := range links {
-			sl[i] = status.Link(l)
-		}
-		out[plugin] = sl
-	}
-	return out
 }
 
 // AdminHandler serves the admin listener: GET /status (JSON), GET

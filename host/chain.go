@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/internal/config"
+	"github.com/wasmhost/wasmhost/internal/status"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -112,26 +113,16 @@ func checkSwapKind(old, new *loader.Plugin) error {
 		"is a %s, but the version serving is a %s: a new version cannot change what a plugin is", new.Kind, old.Kind)}
 }
 
-// LinkStatus is one link of a chain in /status.
-type LinkStatus struct {
-	Name     string  `json:"name"`
-	Builtin  bool    `json:"builtin"`
-	Requests int64   `json:"requests"`
-	Failures int64   `json:"failures"`
-	TimeMS   float64 `json:"time_ms"` // total, including the links below
-	OwnMS    float64 `json:"own_ms"`  // total, less the links below
-}
-
-// ChainStatus lists the links of each plugin served through a chain, by
-// plugin name.
-func (s *Server) ChainStatus() map[string][]LinkStatus {
+// chainStatus lists the links of each plugin served through a chain, by
+// plugin name, as /status shows them.
+func (s *Server) chainStatus() map[string][]status.Link {
 	st := s.state.Load()
-	out := map[string][]LinkStatus{}
+	out := map[string][]status.Link{}
 	for mp, ch := range st.chains {
 		stats := ch.Stats()
-		links := make([]LinkStatus, len(stats))
+		links := make([]status.Link, len(stats))
 		for i, l := range stats {
-			links[i] = LinkStatus(l)
+			links[i] = status.Link(l)
 		}
 		out[mp.cfg.Name] = links
 	}

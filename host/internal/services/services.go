@@ -16,12 +16,12 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/kv"
 	"github.com/wasmhost/wasmhost/internal/outbound"
+	"github.com/wasmhost/wasmhost/internal/status"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -357,24 +357,15 @@ func (s *meteredStore) CompareAndSwap(ctx context.Context, key string, old, new 
 	return ok, err
 }
 
-// durationBuckets are the histograms' upper bounds, in seconds: those of
-// the server's request duration, from a fast call to a request timeout.
-var durationBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-type histogram struct {
-	counts [len(durationBuckets) + 1]atomic.Uint64
-	sumNs  atomic.Uint64
-}
-
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // serviceMetrics count the services calls of a server's plugins.
 type serviceMetrics struct {
 	mu      sync.Mutex
-	kvOps   map[[3]string]*uint64    // store, op, outcome
-	kvTime  map[[2]string]*histogram // store, op
+	kvOps   map[[3]string]*uint64           // store, op, outcome
+	kvTime  map[[2]string]*status.Histogram // store, op
 	outReqs map[outKey]*uint64
-	outTime map[[2]string]*histogram // plugin, allowed_hosts entry
+	outTime map[[2]string]*status.Histogram // plugin, allowed_hosts entry
 }
 
 // outKey labels an outbound request by the allowed_hosts entry it matched,
@@ -387,8 +378,8 @@ type outKey struct {
 
 func newServiceMetrics() *serviceMetrics {
 	return &serviceMetrics{
-		kvOps: map[[3]string]*uint64{}, kvTime: map[[2]string]*histogram{},
-		outReqs: map[outKey]*uint64{}, outTime: map[[2]string]*histogram{},
+		kvOps: map[[3]string]*uint64{}, kvTime: map[[2]string]*status.Histogram{},
+		outReqs: map[outKey]*uint64{}, outTime: map[[2]string]*status.Histogram{},
 	}
 }
 
@@ -396,14 +387,14 @@ func (m *serviceMetrics) kvOp(store, op, outcome string, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	count(m.kvOps, [3]string{store, op, outcome})
-	hist(m.kvTime, [2]string{store, op}).add(d)
+	hist(m.kvTime, [2]string{store, op}).Observe(d)
 }
 
 func (m *serviceMetrics) outbound(plugin, allowed string, status int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	count(m.outReqs, outKey{plugin, allowed, status})
-	hist(m.outTime, [2]string{plugin, allowed}).add(d)
+	hist(m.outTime, [2]string{plugin, allowed}).Observe(d)
 }
 
 func count[K comparable](m map[K]*uint64, k K) {
@@ -415,30 +406,13 @@ func count[K comparable](m map[K]*uint64, k K) {
 	*c++
 }
 
-func hist[K comparable](m map[K]*histogram, k K) *histogram {
+func hist[K comparable](m map[K]*status.Histogram, k K) *status.Histogram {
 	h := m[k]
 	if h == nil {
-		h = new(histogram)
+		h = new(status.Histogram)
 		m[k] = h
 	}
 	return h
-}
-
-func (h *histogram) add(d time.Duration) {
-	h.counts[sort.SearchFloat64s(durationBuckets[:], d.Seconds())].Add(1)
-	h.sumNs.Add(uint64(d))
-}
-
-func (h *histogram) write(p MetricsWriter, name string, labels ...string) {
-	var cum uint64
-	for i, le := range durationBuckets {
-		cum += h.counts[i].Load()
-		p.Sample(name+"_bucket", u64(cum), append(labels, "le", strconv.FormatFloat(le, 'g', -1, 64))...)
-	}
-	cum += h.counts[len(durationBuckets)].Load()
-	p.Sample(name+"_bucket", u64(cum), append(labels, "le", "+Inf")...)
-	p.Sample(name+"_sum", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64), labels...)
-	p.Sample(name+"_count", u64(cum), labels...)
 }
 
 func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
@@ -450,17 +424,10 @@ func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
 	return keys
 }
 
-// MetricsWriter writes the Prometheus text format: a family's HELP and
-// TYPE lines once, and its samples, labels given as name, value pairs.
-type MetricsWriter interface {
-	Family(name, typ, help string)
-	Sample(name, value string, labels ...string)
-}
-
 // WriteMetrics writes the counters of the services calls.
-func (r *Registry) WriteMetrics(p MetricsWriter) { r.metrics.write(p) }
+func (r *Registry) WriteMetrics(p *status.PromWriter) { r.metrics.write(p) }
 
-func (m *serviceMetrics) write(p MetricsWriter) {
+func (m *serviceMetrics) write(p *status.PromWriter) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p.Family("wasmhost_kv_operations_total", "counter", "Key-value operations of plugins, by store, operation and outcome (ok, not_found, error).")
@@ -469,7 +436,7 @@ func (m *serviceMetrics) write(p MetricsWriter) {
 	}
 	p.Family("wasmhost_kv_operation_duration_seconds", "histogram", "Key-value operation latency, by store and operation.")
 	for _, k := range sortedKeys(m.kvTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
-		m.kvTime[k].write(p, "wasmhost_kv_operation_duration_seconds", "store", k[0], "op", k[1])
+		p.Histogram("wasmhost_kv_operation_duration_seconds", m.kvTime[k], "store", k[0], "op", k[1])
 	}
 	p.Family("wasmhost_outbound_requests_total", "counter", "Outbound HTTP requests of plugins, by plugin, the allowed_hosts entry they matched and status (0: no response).")
 	for _, k := range sortedKeys(m.outReqs, func(a, b outKey) bool {
@@ -482,6 +449,6 @@ func (m *serviceMetrics) write(p MetricsWriter) {
 	}
 	p.Family("wasmhost_outbound_request_duration_seconds", "histogram", "Time from an outbound request to its response head, by plugin and the allowed_hosts entry it matched.")
 	for _, k := range sortedKeys(m.outTime, func(a, b [2]string) bool { return a[0]+"\x00"+a[1] < b[0]+"\x00"+b[1] }) {
-		m.outTime[k].write(p, "wasmhost_outbound_request_duration_seconds", "plugin", k[0], "allowed_host", k[1])
+		p.Histogram("wasmhost_outbound_request_duration_seconds", m.outTime[k], "plugin", k[0], "allowed_host", k[1])
 	}
 }
