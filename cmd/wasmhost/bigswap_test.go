@@ -175,20 +175,7 @@ type poller struct {
 func startPoller(t *testing.T, python, addr, path string) *poller {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(python, "-c", pollScript, host, port, path)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd, in, out := startPiped(t, python, pollScript, host, port, path)
 	return &poller{cmd: cmd, in: in, out: out}
 }
 

@@ -66,7 +66,15 @@ type freshProbe struct {
 func startFreshProbe(t *testing.T, addr, path string, n int) *freshProbe {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(testutil.Need(t, "python3"), "-c", freshProbeScript, host, port, path, strconv.Itoa(n))
+	cmd, in, out := startPiped(t, testutil.Need(t, "python3"), freshProbeScript, host, port, path, strconv.Itoa(n))
+	return &freshProbe{cmd: cmd, in: in, out: out}
+}
+
+// startPiped runs a Python script with its stdin and stdout piped to the
+// test (stderr goes to the test's), killed when the test ends.
+func startPiped(t *testing.T, python, script string, args ...string) (*exec.Cmd, io.WriteCloser, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(python, append([]string{"-c", script}, args...)...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -80,7 +88,7 @@ func startFreshProbe(t *testing.T, addr, path string, n int) *freshProbe {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return &freshProbe{cmd: cmd, in: in, out: out}
+	return cmd, in, out
 }
 
 // after tells the probe to finish, and reports the connections it opened
