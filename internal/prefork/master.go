@@ -285,6 +285,9 @@ func startOnlyChanges(a, b *config.Site) string {
 // process would log its listening addresses, and systemd and an old
 // master (USR2) are told the service is up.
 func (m *master) serving() {
+	// The view first: a client that reads the line below and asks
+	// /status must find every worker of the generation ready.
+	m.publish()
 	if err := m.startAdmin(); err != nil {
 		m.log.Error("admin listener failed", "error", err)
 	}
