@@ -25,7 +25,7 @@ package abi
 // add imports, so an older guest never imports something a newer host lacks.
 const (
 	VersionMajor = 1
-	VersionMinor = 3
+	VersionMinor = 4
 )
 
 // PackVersion encodes a version the way ExportABIVersion returns it.
@@ -146,6 +146,9 @@ var Imports = []string{
 	ImportNextStart, ImportNextWait, ImportNextRead, ImportNextBody,
 	ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
 	ImportKVGetMany,
+	ImportConnSend, ImportConnSet, ImportConnClose, ImportConnSubscribe,
+	ImportConnUnsubscribe, ImportPubsubPublish, ImportPubsubSendTo, ImportServeEvents,
+	ImportSpanStart, ImportSpanAttr, ImportSpanEnd,
 }
 
 // Log levels for ImportLog.

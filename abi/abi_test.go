@@ -161,6 +161,9 @@ func TestImportsListed(t *testing.T) {
 		ImportHTTPBodyWrite, ImportHTTPBodyClose, ImportHTTPResponse, ImportHTTPBodyRead,
 		ImportHTTPClose, ImportNextStart, ImportNextWait, ImportNextRead, ImportNextBody,
 		ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
+		ImportConnSend, ImportConnSet, ImportConnClose, ImportConnSubscribe,
+		ImportConnUnsubscribe, ImportPubsubPublish, ImportPubsubSendTo, ImportServeEvents,
+		ImportSpanStart, ImportSpanAttr, ImportSpanEnd,
 	}
 	listed := map[string]bool{}
 	for _, name := range Imports {
