@@ -173,18 +173,18 @@ func (st *requestState) readEnviron(h host, s string) environFields {
 	clear(st.header)
 	st.values = st.values[:0]
 	var f environFields
-	raw := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
-	pos := 0
-	for pos < len(raw) {
-		k, v, _, ok := abi.NextPair(raw[pos:])
-		if !ok {
+	// The pair encoding (abi.AppendPair) is decoded inline: under
+	// wazero's interruption checks every call costs a trip out of the
+	// native code, and abi.NextPair is three calls per entry.
+	for pos := 0; pos < len(s); {
+		ks, ke, ok := field32(s, pos)
+		vs, ve, ok2 := field32(s, ke)
+		if !ok || !ok2 {
 			h.log(abi.LogError, "sdk: malformed environ; ignoring its tail")
 			break
 		}
-		ks := pos + 4
-		vs := ks + len(k) + 4
-		pos = vs + len(v)
-		st.field(&f, s[ks:ks+len(k)], s[vs:pos])
+		st.field(&f, s[ks:ke], s[vs:ve])
+		pos = ve
 	}
 	if f.ctype != "" {
 		st.addHeader("Content-Type", f.ctype)
@@ -193,6 +193,20 @@ func (st *requestState) readEnviron(h host, s string) environFields {
 		st.addHeader("Content-Length", f.clText)
 	}
 	return f
+}
+
+// field32 locates the length-prefixed field at s[pos:]: its bytes are
+// s[start:end]. Small enough to be inlined.
+func field32(s string, pos int) (start, end int, ok bool) {
+	if len(s)-pos < 4 {
+		return 0, 0, false
+	}
+	n := int(uint32(s[pos]) | uint32(s[pos+1])<<8 | uint32(s[pos+2])<<16 | uint32(s[pos+3])<<24)
+	start = pos + 4
+	if n < 0 || n > len(s)-start {
+		return 0, 0, false
+	}
+	return start, start + n, true
 }
 
 // field files one environ entry. Headers and the host's own wasmhost.*

@@ -1,12 +1,12 @@
 // Command guestbench runs a wasip1 command module (a test binary built with
-// GOOS=wasip1 GOARCH=wasm go test -c) on wazero or wazy, with every
+// GOOS=wasip1 GOARCH=wasm go test -c) on wazero, with every
 // function it imports from the wasmhost module stubbed to return zeros. It
 // is for running the SDK's own benchmarks inside WebAssembly, where their
 // costs differ from native ones: the benchmarks use a fake host and never
 // call the real imports.
 //
 //	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/sdk.wasm ./sdk
-//	go run ./bench/guestbench -engine wazero /tmp/sdk.wasm -test.bench ServeHello -test.run XXX
+//	go run ./bench/guestbench [-interrupt=false] /tmp/sdk.wasm -test.bench ServeHello -test.run XXX
 package main
 
 import (
@@ -20,6 +20,12 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
+
+// interrupt is wazero's interruption support, which wasmhost always turns
+// on: with it every loop header, and so every standard-Go function, leaves
+// the native code to check the module, and the SDK's cost grows with the
+// number of calls it makes.
+var interrupt = flag.Bool("interrupt", true, "run with WithCloseOnContextDone, as wasmhost does")
 
 func main() {
 	flag.Parse()
@@ -39,7 +45,7 @@ func run(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	rt := wazero.NewRuntime(ctx)
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(*interrupt))
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	mod, err := rt.CompileModule(ctx, bin)
