@@ -7,6 +7,10 @@
 #   gw-wazero  the bare-gateway hello plugin (hellogw) on wazero
 #   gw-wazy    the bare-gateway hello plugin on wazy
 #   tornado    Tornado's hello world, one process (Debian python3-tornado)
+#   before-wazero, before-wazy
+#              the net/http hello built elsewhere (BEFORE_WASM=path/to/hello.wasm,
+#              e.g. from a worktree of an older commit), to compare two SDKs
+#              side by side in one run; not in the default set
 #
 #   bench/hello.sh [RUNS] [DURATION]      (defaults: 3 runs of 10s each)
 #
@@ -47,12 +51,12 @@ go build -o bin/nativehello ./bench/nativehello
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# site PLUGIN ENGINE → a site.hcl serving that plugin at / on that engine
+# site PLUGIN ENGINE [WASM] → a site.hcl serving that plugin at / on that engine
 site() {
 	cat >"$work/$1-$2.hcl" <<HCL
 server { engine = "$2" }
 plugin "$1" {
-  path      = "$PWD/plugins/examples/$1/$1.wasm"
+  path      = "${3:-$PWD/plugins/examples/$1/$1.wasm}"
   instances = 16
 }
 HCL
@@ -67,6 +71,9 @@ for name in $ONLY; do
 	native) bin/nativehello --listen 127.0.0.1:$p & ;;
 	wazero | wazy) bin/wasmhost run --log-level warn --listen 127.0.0.1:$p "$(site hello "$name")" & ;;
 	gw-wazero | gw-wazy) bin/wasmhost run --log-level warn --listen 127.0.0.1:$p "$(site hellogw "${name#gw-}")" & ;;
+	before-wazero | before-wazy)
+		[[ -f ${BEFORE_WASM:-} ]] || { echo "$name needs BEFORE_WASM=path/to/hello.wasm" >&2; exit 2; }
+		bin/wasmhost run --log-level warn --listen 127.0.0.1:$p "$(site before "${name#before-}" "$BEFORE_WASM")" & ;;
 	tornado) "$PYTHON" - "$p" <<'PY' &
 import sys
 import tornado.ioloop

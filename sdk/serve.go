@@ -2,17 +2,13 @@ package sdk
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -67,18 +63,17 @@ func serve(h host, environSize, flags int32) (result int32) {
 	if f := registeredGateway; f != nil {
 		return serveGateway(h, f, environSize, flags)
 	}
-	raw, ok := readEnviron(h, environSize)
+	if outBuf == nil {
+		outBuf = make([]byte, 0, outBufSize)
+	}
+	st := takeState()
+	st.w = responseWriter{host: h, out: outBuf[:0], hdr: hdrBuf[:0], contentLength: -1, req: &st.ctx}
+	w := &st.w
+	r, ok := st.newRequest(h, environSize, flags)
 	if !ok {
 		h.log(abi.LogError, "sdk: could not read the request environ")
 		return abi.HandleFailed
 	}
-	if outBuf == nil {
-		outBuf = make([]byte, 0, outBufSize)
-	}
-	st := &requestState{}
-	st.w = responseWriter{host: h, out: outBuf[:0], hdr: hdrBuf[:0], contentLength: -1, req: &st.ctx}
-	w := &st.w
-	r := st.newRequest(h, raw, flags)
 	defer func() {
 		if v := recover(); v != nil {
 			result = abortResult(v, &st.ctx)
@@ -92,6 +87,7 @@ func serve(h host, environSize, flags int32) (result int32) {
 			hdrBuf = w.hdr[:0]
 		}
 		w.out, w.hdr, w.header = nil, nil, nil
+		st.release()
 	}()
 	if handler := registered; handler != nil {
 		handler.ServeHTTP(w, r)
@@ -155,14 +151,6 @@ func readEnviron(h host, size int32) ([]byte, bool) {
 	return buf[:n], true
 }
 
-// requestState holds everything a request needs in one allocation.
-type requestState struct {
-	url  url.URL
-	ctx  environContext
-	body bodyReader
-	w    responseWriter
-}
-
 // environContext carries the environ for Environ without the extra
 // allocation of context.WithValue. The map is built on first use: most
 // handlers never ask for it, and in wasm building it costs as much as the
@@ -207,136 +195,6 @@ func forEachPair(s string, f func(k, v string)) bool {
 		f(s[ks:ks+len(k)], s[vs:pos])
 	}
 	return true
-}
-
-func (st *requestState) newRequest(h host, raw []byte, flags int32) *http.Request {
-	s := string(raw)
-	f, header := st.readEnviron(h, s)
-
-	st.url.Path = f.pathInfo
-	st.url.RawPath = rawPath(f.uri, f.pathInfo)
-	st.url.RawQuery = f.query
-	st.ctx.Context = context.Background()
-	st.ctx.raw = s
-
-	method := f.method
-	if method == "" {
-		method = http.MethodGet
-	}
-	proto := f.proto
-	major, minor, validProto := http.ParseHTTPVersion(proto)
-	if !validProto {
-		proto, major, minor = "HTTP/1.1", 1, 1
-	}
-	remote := f.remoteAddr
-	if f.remoteAddr != "" {
-		// "1.2.3.4:" when the port is unknown (the address came from a
-		// proxy's header): still host:port, so net.SplitHostPort works.
-		remote = net.JoinHostPort(f.remoteAddr, f.remotePort)
-	}
-	body, contentLength := st.requestBody(h, flags, f.clText)
-	var tlsState *tls.ConnectionState
-	if f.scheme == "https" {
-		// The host terminates TLS and does not pass its details on.
-		tlsState = terminatedTLS()
-	}
-
-	req := http.Request{
-		Method:        method,
-		URL:           &st.url,
-		Proto:         proto,
-		ProtoMajor:    major,
-		ProtoMinor:    minor,
-		Header:        header,
-		Body:          body,
-		ContentLength: contentLength,
-		Host:          f.host,
-		RemoteAddr:    remote,
-		RequestURI:    f.uri,
-		TLS:           tlsState,
-	}
-	return req.WithContext(&st.ctx)
-}
-
-// environFields are the environ's entries a request is built from, as the
-// host sent them.
-type environFields struct {
-	method, pathInfo, query, uri, proto, remoteAddr, remotePort string
-	ctype, clText, host, scheme                                 string
-}
-
-// readEnviron decodes the environ s: its fields, the mount (into the
-// response writer, which resolves relative redirects against it), and the
-
-func (st *requestState) readEnviron(h host, s string) (environFields, http.Header) {
-	// Most requests have a few headers; past that, append reallocates and
-	// the slices already handed out keep the old backing array.
-	header := make(http.Header, 8)
-	values := make([]string, 0, 8) // backing for header's one-element slices
-	addHeader := func(name, value string) {
-		values = append(values, value)
-		header[name] = values[len(values)-1 : len(values) : len(values)]
-	}
-	var f environFields
-	ok := forEachPair(s, func(key, value string) {
-		switch key {
-		case abi.KeyRequestMethod:
-			f.method = value
-		case abi.KeyPathInfo:
-			f.pathInfo = value
-		case abi.KeyScriptName:
-			st.w.mount = value
-		case abi.KeyQueryString:
-			f.query = value
-		case abi.KeyRequestURI:
-			f.uri = value
-		case abi.KeyServerProtocol:
-			f.proto = value
-		case abi.KeyRemoteAddr:
-			f.remoteAddr = value
-		case abi.KeyRemotePort:
-			f.remotePort = value
-		case abi.KeyContentType:
-			f.ctype = value
-		case abi.KeyContentLength:
-			f.clText = value
-		case abi.KeyURLScheme:
-			f.scheme = value
-		case "HTTP_HOST": // r.Host, and like net/http not in r.Header
-			f.host = value
-		default:
-			if len(key) > len(abi.HeaderPrefix) && key[:len(abi.HeaderPrefix)] == abi.HeaderPrefix {
-				addHeader(headerName(key[len(abi.HeaderPrefix):]), value)
-			}
-		}
-	})
-	if !ok {
-		h.log(abi.LogError, "sdk: malformed environ; ignoring its tail")
-	}
-	if f.ctype != "" {
-		addHeader("Content-Type", f.ctype)
-	}
-	if f.clText != "" {
-		addHeader("Content-Length", f.clText)
-	}
-	return f, header
-}
-
-// requestBody returns the request's body and its length (-1 unknown): none
-// unless the host says there is one (abi.FlagHasBody).
-func (st *requestState) requestBody(h host, flags int32, clText string) (io.ReadCloser, int64) {
-	if flags&abi.FlagHasBody == 0 {
-		return http.NoBody, 0
-	}
-	contentLength := int64(-1)
-	if n, err := strconv.ParseInt(clText, 10, 64); err == nil && n >= 0 {
-		contentLength = n
-	}
-	if contentLength == 0 {
-		return http.NoBody, 0
-	}
-	st.body.host, st.body.req = h, &st.ctx
-	return &st.body, contentLength
 }
 
 // headerName turns an environ header key such as "USER_AGENT" back into the

@@ -251,7 +251,7 @@ func TestHelloResponse(t *testing.T) {
 	if ct := f.headers.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	want := []string{fmt.Sprintf("environ_get(%d)", cap(envBuf)), "start_response(200)", "body_write(13)"}
+	want := []string{fmt.Sprintf("environ_get(%d)", len(f.environ)), "start_response(200)", "body_write(13)"}
 	if !reflect.DeepEqual(f.calls, want) {
 		t.Errorf("calls %v, want %v", f.calls, want)
 	}
