@@ -2,11 +2,13 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/wasmhost/wasmhost/host/internal/live"
 	"github.com/wasmhost/wasmhost/host/internal/realtime"
+	"github.com/wasmhost/wasmhost/host/internal/realtime/relay"
 	"github.com/wasmhost/wasmhost/internal/config"
 )
 
@@ -101,4 +103,37 @@ func liveLeft(prev, st *siteState) []*live.Plugin {
 		}
 	}
 	return left
+}
+
+// EnvRelay names, in a prefork worker's environment, the base path of
+// the master's relay sockets (Options.RelayPath).
+const EnvRelay = "WASMHOST_RELAY"
+
+// StartRelays serves, for a prefork master, one relay socket per local
+// pubsub block of site at base.NAME, joining that block's hubs in every
+// worker. It returns the workers' environment entry and a stop function.
+// Blocks a reload adds get no relay until the master restarts: their
+// hubs then reach their own worker only.
+func StartRelays(site *config.Site, base string) (env []string, stop func(), err error) {
+	var servers []*relay.Server
+	stop = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	for _, b := range site.Pubsub {
+		if b.Backend != config.PubsubLocal {
+			continue
+		}
+		srv, err := relay.Listen(base + "." + b.Name)
+		if err != nil {
+			stop()
+			return nil, func() {}, fmt.Errorf("pubsub %q: %w", b.Name, err)
+		}
+		servers = append(servers, srv)
+	}
+	if len(servers) == 0 {
+		return nil, stop, nil
+	}
+	return []string{EnvRelay + "=" + base}, stop, nil
 }

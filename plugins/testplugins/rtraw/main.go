@@ -4,7 +4,7 @@
 // the host's tests. HTTP: /events streams topic "room" (serve_events),
 // /publish?MSG publishes MSG to "room", /conn answers what conn_send
 // returns outside an event. Events: open subscribes to "room", keeps the
-// query in value "q" and sends "hello ID" (?refuse: answers 401 "no",
+// query in value "q" and sends "hello ID WORKER" (?refuse: answers 401 "no",
 // refusing the upgrade); a message "loop" loops, "oob" passes a pointer
 // outside memory, "get" sends "q=" and the value, "pub X" publishes X,
 // "close" closes with 4000 "bye", "start" sends start_response's result,
@@ -121,7 +121,7 @@ func open(env map[string]string) int32 {
 	connSet(ptr(k), 1, ptr(v), int32(len(v)))
 	room := []byte("room")
 	connSubscribe(ptr(room), 4)
-	send("hello " + env["wasmhost.conn_id"])
+	send("hello " + env["wasmhost.conn_id"] + " " + env["wasmhost.worker_id"])
 	return 0
 }
 
