@@ -177,3 +177,71 @@ func TestRealtimeReloadDroppingWebSocket(t *testing.T) {
 		t.Errorf("plain GET after the reload: %q", body)
 	}
 }
+
+// nodeStreams opens n event streams, creates ready once each has begun,
+// waits for go, and prints how many got an event within 20 s.
+const nodeStreams = `
+const http = require("http");
+const fs = require("fs");
+const [url, n, ready, go] = process.argv.slice(1);
+const agent = new http.Agent({keepAlive: false, maxSockets: Infinity});
+function stream() {
+  return new Promise((res, rej) => {
+    const s = {open: false, got: false, buf: ""};
+    http.get(url, {agent}, r => {
+      r.setEncoding("utf8");
+      r.on("data", d => {
+        s.buf += d;
+        if (!s.open && s.buf.includes(": stream open")) { s.open = true; res(s); }
+        if (s.buf.includes("data: ping")) s.got = true;
+      });
+    }).on("error", rej);
+  });
+}
+(async () => {
+  const all = [];
+  for (let i = 0; i < +n; i += 100) all.push(...await Promise.all(Array.from({length: Math.min(100, +n - i)}, stream)));
+  fs.writeFileSync(ready, "");
+  while (!fs.existsSync(go)) await new Promise(r => setTimeout(r, 20));
+  const end = Date.now() + 20000;
+  while (all.some(s => !s.got) && Date.now() < end) await new Promise(r => setTimeout(r, 50));
+  console.log(JSON.stringify({open: all.length, got: all.filter(s => s.got).length}));
+  process.exit(0);
+})().catch(e => { console.error(e); process.exit(1); });
+`
+
+// 1,000 event streams hold no instance: the guest returned from each
+// serve_events call, and one publish reaches them all.
+func TestRealtimeEventStreamsHoldNoInstance(t *testing.T) {
+	n := 1000
+	if testing.Short() {
+		n = 200
+	}
+	s := startSite(t, realtimeSite)
+	dir := t.TempDir()
+	ready, goFile := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
+	client := make(chan []byte, 1)
+	go func() { client <- realtimetest.Node(t, nodeStreams, s.base+"/rt/events", strconv.Itoa(n), ready, goFile) }()
+	waitFile(t, ready, client)
+	st := s.srv.Status()
+	for _, p := range st.Plugins {
+		if p.Name == "rt" && (p.Instances.Busy != 0 || p.Instances.Created > 16) {
+			t.Errorf("with %d streams open: %+v", n, p.Instances)
+		}
+	}
+	if len(st.Pubsub) != 1 || st.Pubsub[0].Streams != int64(n) {
+		t.Errorf("/status pubsub: %+v", st.Pubsub)
+	}
+	if _, body := s.get(t, "/rt/publish?ping"); body != "published 0" {
+		t.Errorf("publish: %q", body)
+	}
+	os.WriteFile(goFile, nil, 0o644)
+	var r struct{ Open, Got int }
+	out := <-client
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Open != n || r.Got != n {
+		t.Errorf("%d streams open, %d got the event", r.Open, r.Got)
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasmhost/wasmhost/host/internal/realtime/realtimetest"
+	"github.com/wasmhost/wasmhost/internal/status"
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
@@ -103,6 +105,41 @@ run(main)
 	}
 	if _, body := s.get(t, "/rt/conn"); body != "conn_send -1" {
 		t.Errorf("conn_send in an HTTP request: %q", body)
+	}
+	checkRealtimeCounters(t, s)
+}
+
+// checkRealtimeCounters reads what TestRealtimeEventsThroughPython did
+// in /status and /metrics (GET through the admin handler).
+func checkRealtimeCounters(t *testing.T, s *site) {
+	var rt *status.Realtime
+	st := s.srv.Status()
+	for _, p := range st.Plugins {
+		if p.Name == "rt" {
+			rt = p.Realtime
+		}
+	}
+	if rt == nil {
+		t.Fatalf("/status has no realtime counters for rt: %+v", st.Plugins)
+	}
+	if rt.Closes["1009"] != 1 || rt.Closes["1011"] != 2 || rt.Closes["4000"] != 1 || rt.Refused["origin"] != 1 ||
+		rt.Refused["limit"] != 1 || rt.Refused["open"] != 1 || rt.MessagesIn != 8 || rt.MessagesOut < 8 {
+		t.Errorf("/status realtime: %+v", rt)
+	}
+	if len(st.Pubsub) != 1 || st.Pubsub[0].Published["room"] != 1 {
+		t.Errorf("/status pubsub: %+v", st.Pubsub)
+	}
+	rec := httptest.NewRecorder()
+	s.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`wasmhost_websocket_closes_total{worker="0",plugin="rt",code="1011"} 2`,
+		`wasmhost_websocket_refused_total{worker="0",plugin="rt",reason="limit"} 1`,
+		`wasmhost_pubsub_published_total{worker="0",pubsub="default",topic="room"} 1`,
+		`wasmhost_websocket_connections{worker="0",plugin="rt"} `,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
