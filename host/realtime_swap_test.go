@@ -221,7 +221,9 @@ func TestRealtimeEventStreamsHoldNoInstance(t *testing.T) {
 	dir := t.TempDir()
 	ready, goFile := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
 	client := make(chan []byte, 1)
-	go func() { client <- realtimetest.Node(t, nodeStreams, s.base+"/rt/events", strconv.Itoa(n), ready, goFile) }()
+	go func() {
+		client <- realtimetest.Node(t, nodeStreams, s.base+"/rt/events", strconv.Itoa(n), ready, goFile)
+	}()
 	waitFile(t, ready, client)
 	st := s.srv.Status()
 	for _, p := range st.Plugins {
