@@ -126,7 +126,7 @@ func open(env map[string]string) int32 {
 }
 
 func message(env map[string]string) int32 {
-	b := make([]byte, 1<<16)
+	b := make([]byte, 1<<20+16)
 	n := 0
 	for {
 		r := bodyRead(ptr(b[n:]), int32(len(b)-n))
