@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/serving"
@@ -593,7 +594,7 @@ func TestLoadErrorsNamePluginAndPath(t *testing.T) {
 		{"notwasm", notWasm, "not a WebAssembly module"},
 		{"truncated", truncated, "compile"},
 		{"noexports", testutil.Plugin(t, "plugins/testplugins/noexports"), "does not export wasmhost_handle or wasmhost_abi_version"},
-		{"wrongabi", testutil.Plugin(t, "plugins/testplugins/wrongabi"), "speaks wasmhost ABI 2.0, but this host speaks 1.3"},
+		{"wrongabi", testutil.Plugin(t, "plugins/testplugins/wrongabi"), fmt.Sprintf("speaks wasmhost ABI 2.0, but this host speaks %d.%d", abi.VersionMajor, abi.VersionMinor)},
 	}
 	l, err := loader.New(loader.Options{CacheDir: testutil.CacheDir(t)})
 	if err != nil {

@@ -2,13 +2,11 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/wasmhost/wasmhost/host/internal/live"
 	"github.com/wasmhost/wasmhost/host/internal/realtime"
-	"github.com/wasmhost/wasmhost/host/internal/realtime/relay"
 	"github.com/wasmhost/wasmhost/internal/config"
 )
 
@@ -115,25 +113,9 @@ const EnvRelay = "WASMHOST_RELAY"
 // Blocks a reload adds get no relay until the master restarts: their
 // hubs then reach their own worker only.
 func StartRelays(site *config.Site, base string) (env []string, stop func(), err error) {
-	var servers []*relay.Server
-	stop = func() {
-		for _, s := range servers {
-			s.Close()
-		}
-	}
-	for _, b := range site.Pubsub {
-		if b.Backend != config.PubsubLocal {
-			continue
-		}
-		srv, err := relay.Listen(base + "." + b.Name)
-		if err != nil {
-			stop()
-			return nil, func() {}, fmt.Errorf("pubsub %q: %w", b.Name, err)
-		}
-		servers = append(servers, srv)
-	}
-	if len(servers) == 0 {
-		return nil, stop, nil
+	n, stop, err := live.StartRelays(site.Pubsub, base)
+	if err != nil || n == 0 {
+		return nil, stop, err
 	}
 	return []string{EnvRelay + "=" + base}, stop, nil
 }

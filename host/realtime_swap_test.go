@@ -148,7 +148,7 @@ func TestRealtimeShutdownClosesGoingAway(t *testing.T) {
 	s := startSite(t, realtimeSite)
 	code := closeCodeAfter(t, "ws"+strings.TrimPrefix(s.base, "http")+"/rt/", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+		t.Cleanup(cancel) // not before: past the context, connections are dropped (1006)
 		go s.srv.Shutdown(ctx)
 	})
 	if code != "1001" {

@@ -79,3 +79,27 @@ func (h *Hubs) Close() {
 		hub.Close()
 	}
 }
+
+// StartRelays serves, for a prefork master, one relay socket per local
+// block at base.NAME (the path NewHubs dials with relayPath = base); it
+// returns how many it serves and a stop that closes them.
+func StartRelays(blocks []config.Pubsub, base string) (n int, stop func(), err error) {
+	var servers []*relay.Server
+	stop = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	for _, b := range blocks {
+		if b.Backend != config.PubsubLocal {
+			continue
+		}
+		srv, err := relay.Listen(base + "." + b.Name)
+		if err != nil {
+			stop()
+			return 0, func() {}, fmt.Errorf("pubsub %q: %w", b.Name, err)
+		}
+		servers = append(servers, srv)
+	}
+	return len(servers), stop, nil
+}

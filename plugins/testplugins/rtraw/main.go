@@ -125,8 +125,11 @@ func open(env map[string]string) int32 {
 	return 0
 }
 
+// msgBuf holds one message: events of an instance run one at a time.
+var msgBuf = make([]byte, 1<<20+16)
+
 func message(env map[string]string) int32 {
-	b := make([]byte, 1<<20+16)
+	b := msgBuf
 	n := 0
 	for {
 		r := bodyRead(ptr(b[n:]), int32(len(b)-n))
