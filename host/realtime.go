@@ -57,6 +57,14 @@ func (s *Server) attachLive(mp *mountedPlugin, prev *mountedPlugin) (reused *liv
 	return nil
 }
 
+// restoreLive undoes attachLive for a state that is not served: the
+// connections mp took over from prev go back to prev's events.
+func (s *Server) restoreLive(mp, prev *mountedPlugin) {
+	if prev != nil && prev.live != nil && prev.live == mp.live {
+		prev.live.SetSource(liveSource{servedPlugin{prev}, s})
+	}
+}
+
 // closeLive closes the connections of plugins a reload removed or whose
 // websocket block it removed (1001), in the background: each Close event
 // still runs, on the retiring version, within the shutdown timeout.

@@ -247,3 +247,43 @@ func TestRealtimeEventStreamsHoldNoInstance(t *testing.T) {
 		t.Errorf("%d streams open, %d got the event", r.Open, r.Got)
 	}
 }
+
+// A reload that is refused (here: a plugin whose file is missing) leaves
+// the open connections' events on the running site.
+func TestRealtimeRefusedReloadKeepsEvents(t *testing.T) {
+	s := startSite(t, realtimeSite)
+	rt := testutil.Plugin(t, "plugins/testplugins/rtraw")
+	dir := t.TempDir()
+	ready, goFile := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
+	client := make(chan []byte, 1)
+	go func() {
+		client <- realtimetest.Python(t, `
+import os
+async def main(url, ready, go):
+    async with connect(url) as ws:
+        await recv(ws)
+        open(ready, "w").close()
+        while not os.path.exists(go):
+            await asyncio.sleep(0.02)
+        await ws.send("v")
+        return await recv(ws)
+run(main)
+`, "ws"+strings.TrimPrefix(s.base, "http")+"/rt/", ready, goFile)
+	}()
+	waitFile(t, ready, client)
+	// The same rt block with another timeout (so it is loaded anew and
+	// takes the connections over), and a plugin that cannot load.
+	src := "pubsub \"default\" {}\nplugin \"rt\" {\n  path = \"" + rt + "\"\n  mount = \"/rt\"\n  timeout = \"2s\"\n  pubsub = [\"default\"]\n  websocket {}\n}\n" +
+		"plugin \"bad\" {\n  path = \"" + filepath.Join(dir, "missing.wasm") + "\"\n  mount = \"/bad\"\n}\n"
+	cfg, diags := config.Parse([]byte(src), filepath.Join(dir, "site.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(config.FormatDiagnostics(diags))
+	}
+	if err := s.srv.Reload(context.Background(), host.SiteOf(cfg)); err == nil {
+		t.Fatal("a reload with a missing plugin was accepted")
+	}
+	os.WriteFile(goFile, nil, 0o644)
+	if out := strings.TrimSpace(string(<-client)); out != `"echo[one]:v"` {
+		t.Errorf("after a refused reload the connection's event answered %s", out)
+	}
+}

@@ -249,6 +249,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	if err := errors.Join(errs...); err != nil {
 		for _, mp := range fresh {
 			mp.current.Load().close()
+			s.restoreLive(mp, kept[mp.cfg.Name])
 		}
 		for _, ld := range loads {
 			if ld != nil {
