@@ -32,7 +32,7 @@ plugin "rt" {
 }
 `
 
-// The guest's events through a Python client: open, values, echo,
+// The guest's events through a Python client: open, values, echo, send_to,
 // publish to every subscriber, a message past max_message_size (1009),
 // a looping event (1011, the other connection unaffected), a trap
 // (1011), the plugin's own close (4000), a refused open (the guest's
@@ -44,7 +44,10 @@ func TestRealtimeEventsThroughPython(t *testing.T) {
 async def main(url):
     r = {}
     async with connect(url + "?user=a") as a, connect(url + "?user=b") as b:
-        r["hello"] = (await recv(a)).startswith("hello ") and (await recv(b)).startswith("hello ")
+        ha, hb = await recv(a), await recv(b)
+        r["hello"] = ha.startswith("hello ") and hb.startswith("hello ")
+        await b.send("to " + ha.split()[1] + " direct"); r["sendto"] = [await recv(a), await recv(b)]
+        await b.send("to " + ha.split()[1] + "0 x"); r["sendto_gone"] = await recv(b)
         await a.send("hi"); r["echo"] = await recv(a)
         await a.send("get"); r["get"] = await recv(a)
         await a.send("start"); r["start"] = await recv(a)
@@ -67,6 +70,8 @@ run(main)
 `, ws)
 	var r struct {
 		Hello            bool
+		SendTo           []string `json:"sendto"`
+		SendToGone       string   `json:"sendto_gone"`
 		Echo, Get, Start string
 		Pub              []string
 		Loop             int
@@ -82,6 +87,9 @@ run(main)
 	}
 	if !r.Hello || r.Echo != "echo[one]:hi" || r.Get != "q=user=a" || r.Start != "start_response -1" {
 		t.Errorf("open and messages: %s", out)
+	}
+	if len(r.SendTo) != 2 || r.SendTo[0] != "direct" || r.SendTo[1] != "send_to 0" || r.SendToGone != "send_to -20" {
+		t.Errorf("pubsub_send_to: %q, to a connection that is not open: %q", r.SendTo, r.SendToGone)
 	}
 	if len(r.Pub) != 2 || r.Pub[0] != "yo" || r.Pub[1] != "yo" {
 		t.Errorf("publish reached %q", r.Pub)
@@ -123,7 +131,7 @@ func checkRealtimeCounters(t *testing.T, s *site) {
 		t.Fatalf("/status has no realtime counters for rt: %+v", st.Plugins)
 	}
 	if rt.Closes["1009"] != 1 || rt.Closes["1011"] != 2 || rt.Closes["4000"] != 1 || rt.Refused["origin"] != 1 ||
-		rt.Refused["limit"] != 1 || rt.Refused["open"] != 1 || rt.MessagesIn != 8 || rt.MessagesOut < 8 {
+		rt.Refused["limit"] != 1 || rt.Refused["open"] != 1 || rt.MessagesIn != 10 || rt.MessagesOut < 10 {
 		t.Errorf("/status realtime: %+v", rt)
 	}
 	if len(st.Pubsub) != 1 || st.Pubsub[0].Published["room"] != 1 {

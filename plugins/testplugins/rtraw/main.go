@@ -7,7 +7,8 @@
 // query in value "q" and sends "hello ID WORKER" (?refuse: answers 401 "no",
 // refusing the upgrade); a message "loop" loops, "oob" passes a pointer
 // outside memory, "get" sends "q=" and the value, "pub X" publishes X,
-// "close" closes with 4000 "bye", "start" sends start_response's result,
+// "to ID X" sends X to connection ID and answers "send_to" and the
+// result, "close" closes with 4000 "bye", "start" sends start_response's result,
 // anything else comes back as "echo[VERSION]:" and the message.
 package main
 
@@ -50,6 +51,9 @@ func connSubscribe(t unsafe.Pointer, n int32) int32
 
 //go:wasmimport wasmhost pubsub_publish
 func pubsubPublish(t unsafe.Pointer, tn int32, d unsafe.Pointer, dn int32) int32
+
+//go:wasmimport wasmhost pubsub_send_to
+func pubsubSendTo(id unsafe.Pointer, idn int32, d unsafe.Pointer, dn int32) int32
 
 //go:wasmimport wasmhost serve_events
 func serveEvents(t unsafe.Pointer, n int32) int32
@@ -149,6 +153,10 @@ func message(env map[string]string) int32 {
 		send("q=" + env["wasmhost.conn.q"])
 	case len(msg) > 4 && msg[:4] == "pub ":
 		publish("room", msg[4:])
+	case len(msg) > 3 && msg[:3] == "to ":
+		id, data, _ := cut(msg[3:], ' ')
+		i, d := []byte(id), []byte(data)
+		send("send_to " + strconv.Itoa(int(pubsubSendTo(ptr(i), int32(len(i)), ptr(d), int32(len(d))))))
 	case msg == "close":
 		r := []byte("bye")
 		connClose(4000, ptr(r), 3)
@@ -158,6 +166,15 @@ func message(env map[string]string) int32 {
 		send("echo[" + version + "]:" + msg)
 	}
 	return 0
+}
+
+func cut(s string, sep byte) (before, after string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
 }
 
 func pair(b []byte, k, v string) []byte { return str(str(b, k), v) }
