@@ -4,7 +4,7 @@ BIN      := bin/wasmhost
 EXAMPLES := hello hellogw environ echo stream site cookie errorpage auth
 SITE     ?= plugins/examples/site.hcl
 
-.PHONY: all build install plugins run run-gin check deps test test-modules quick fuzz vet fmt-check bench clean
+.PHONY: all build install plugins run run-gin check deps test test-plain test-race test-modules quick fuzz vet fmt-check bench clean
 
 all: build plugins
 
@@ -48,21 +48,23 @@ vet:
 deps:
 	@.ci/deps
 
-# -p 1: one test package at a time. The heavy packages (host, cmd) run real
-# servers under load; on a 2-core machine two of them at once would slow
-# each other past their tests' waits.
+# Two lanes run side by side (make -j2), each one test package at a time
+# (-p 1): the heavy packages (host, cmd) run real servers under load, and
+# two of them in one lane at once would slow each other past their tests'
+# waits; one lane beside another leaves each about a core, which is what a
+# lane used alone (a -p 1 run kept the 2-core machine about half idle:
+# 20m23s of CPU in 20m35s).
 #
 # Whole packages, never lists of test names (a test added or renamed is run
 # like the others):
-# - RACE_PKGS (the loader, everything under internal/, static) run once,
-#   under the race detector, all of their tests.
-# - Every other package runs plain (PLAIN_PKGS is the module's packages but
-#   RACE_PKGS, so none is left out): host, cmd (which drives the wasmhost
-#   binary as separate processes), the example plugins, the benchmark
-#   helper. The plain host pass also fills the shared test compilation
-#   cache that the race passes load from.
-# - Then host again under the race detector with -short, which skips six
-#   host tests: three compile a module afresh (TestHotSwapUnderLoad,
+# - test-plain: every package but RACE_PKGS (PLAIN_PKGS, so none is left
+#   out), without the race detector: host first, which fills the shared
+#   test compilation cache the race lane's host pass loads from, then cmd
+#   (which drives the wasmhost binary as separate processes), the example
+#   plugins, the benchmark helper.
+# - test-race: RACE_PKGS (the loader, everything under internal/, static),
+#   all of their tests, then host again with -short, which skips six host
+#   tests: three compile a module afresh (TestHotSwapUnderLoad,
 #   TestSwapServesInterpretedUntilCompiled,
 #   TestShutdownAbandonsABackgroundCompile), and an instrumented compiler
 #   takes about a minute per module (65 s for an 8.3 MB one on a loaded
@@ -72,11 +74,16 @@ deps:
 #   TestOutboundStreams moves 200 MiB. Every other host test, the load
 #   tests of chains, swaps, reloads and disconnects included, runs under it.
 RACE_PKGS  := ./loader/... ./internal/... ./static/...
-PLAIN_PKGS  = $(shell $(GO) list ./... | grep -v -E '^github.com/wasmhost/wasmhost/(loader|internal|static)(/|$$)')
+PLAIN_PKGS  = $(shell $(GO) list ./... | grep -v -E '^github.com/wasmhost/wasmhost/(loader|internal|static)(/|$$)' | awk '/wasmhost\/host(\/|$$)/ {print; next} {rest = rest " " $$0} END {print rest}')
 test: deps fmt-check vet test-modules
-	$(GO) test -p 1 -count=1 -timeout 20m $(PLAIN_PKGS)
-	$(GO) test -race -p 1 -count=1 -timeout 20m $(RACE_PKGS)
-	$(GO) test -race -short -p 1 -count=1 -timeout 20m ./host/...
+	$(MAKE) --no-print-directory -j2 test-plain test-race
+
+test-plain:
+	$(GO) test -p 1 -count=1 -timeout 25m $(PLAIN_PKGS)
+
+test-race:
+	$(GO) test -race -p 1 -count=1 -timeout 25m $(RACE_PKGS)
+	$(GO) test -race -short -p 1 -count=1 -timeout 25m ./host/...
 
 # The SDK and the ABI natively, under the race detector too (the SDK's
 # native build serves net/http handlers with goroutines of its own).

@@ -39,6 +39,12 @@ func (l *LockedBuffer) String() string {
 
 var listeningRE = regexp.MustCompile(`wasmhost: listening: addr=(\S+)`)
 
+// startBound is how long StartWasmhost waits for the listening line: a
+// guard against a server that hangs, not a timing. A cold start compiles
+// every plugin of the site first (the example site's ten took 75 s on a
+// loaded 2-core machine), so it is generous.
+const startBound = 3 * time.Minute
+
 // StartWasmhost runs bin with args (from the repository's root) and waits
 // until it logs its listening address. The process is killed when the test
 // ends, if it is still running.
@@ -80,8 +86,8 @@ func StartWasmhost(t testing.TB, bin string, args ...string) *Process {
 	case err := <-p.done:
 		p.done <- err
 		t.Fatalf("%s exited before listening (%v); log:\n%s", bin, err, p.Logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not start listening within 60s; log:\n%s", bin, p.Logs.String())
+	case <-time.After(startBound):
+		t.Fatalf("%s did not start listening within %v; log:\n%s", bin, startBound, p.Logs.String())
 	}
 	return p
 }
