@@ -148,7 +148,6 @@ var Imports = []string{
 	ImportKVGetMany,
 	ImportConnSend, ImportConnSet, ImportConnClose, ImportConnSubscribe,
 	ImportConnUnsubscribe, ImportPubsubPublish, ImportPubsubSendTo, ImportServeEvents,
-	ImportSpanStart, ImportSpanAttr, ImportSpanEnd,
 }
 
 // Log levels for ImportLog.

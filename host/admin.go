@@ -21,6 +21,7 @@ type pluginStatus struct {
 	lastError           string
 	instancesCap        int
 	stats               loader.Stats
+	realtime            *status.Realtime
 }
 
 func (s *Server) pluginStatuses() []pluginStatus {
@@ -29,6 +30,7 @@ func (s *Server) pluginStatuses() []pluginStatus {
 	for _, mp := range st.plugins {
 		lv := mp.current.Load()
 		st := pluginStatus{
+			realtime:     realtimeStatus(mp),
 			name:         mp.cfg.Name,
 			path:         mp.cfg.Path,
 			swaps:        mp.totals.swaps.Load(),
@@ -56,6 +58,7 @@ func (s *Server) status() status.Status {
 		InFlight: s.metrics.inFlight.Load(),
 	}}}
 	st.Chains = s.chainStatus()
+	st.Pubsub = s.pubsubStatus()
 	for _, p := range s.pluginStatuses() {
 		st.Plugins = append(st.Plugins, status.Plugin{
 			Name: p.name, Path: p.path, Version: p.version, Engine: p.engine, LoadedAt: p.loadedAt,
@@ -64,6 +67,7 @@ func (s *Server) status() status.Status {
 				Max: p.instancesCap, Idle: p.stats.Idle, Busy: p.stats.Busy, Created: p.stats.Created,
 				Discarded: p.stats.Discarded, Traps: p.stats.Traps, Timeouts: p.stats.Timeouts,
 			},
+			Realtime: p.realtime,
 		})
 	}
 	return st

@@ -139,4 +139,5 @@ func (s *Server) writeMetrics(w io.Writer) {
 	}
 	s.writeServiceMetrics(p)
 	s.writeChainMetrics(p)
+	s.writeRealtimeMetrics(p)
 }

@@ -223,6 +223,7 @@ func (s *Server) Reload(ctx context.Context, next *Site) error {
 		mp.swapMu.Unlock()
 		mp.services.Release(grace)
 	}
+	s.closeLive(liveLeft(prev, st), prev.site.Server.ShutdownTimeout)
 	if prev.static != nil && prev.static != st.static {
 		prev.static.Close()
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/front"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/host/internal/live"
 	"github.com/wasmhost/wasmhost/host/internal/services"
 	"github.com/wasmhost/wasmhost/internal/config"
 	"github.com/wasmhost/wasmhost/internal/hostconfig"
@@ -30,7 +31,10 @@ type Options struct {
 	Loader   *loader.Loader // compiles and runs the plugins; the caller closes it after Shutdown
 	Logger   hclog.Logger   // nil: no logging
 	WorkerID int            // wasmhost.worker_id in the guests' environ
-	Version  string         // wasmhost.version in the guests' environ
+	// RelayPath is the master's relay socket that joins the local pubsub
+	// blocks of every worker ("": this is the only process).
+	RelayPath string
+	Version   string // wasmhost.version in the guests' environ
 }
 
 // Server serves a site: it routes each request to a plugin and runs it.
@@ -71,6 +75,7 @@ type Server struct {
 	cert *front.Certificate // nil without a tls block
 
 	stores *services.Registry // key-value stores, opened on first use
+	hubs   *live.Hubs         // pubsub hubs of this worker, one per pubsub block
 	// storeGrace, if set, replaces how long a store left without a claim
 	// by a reload stays open (requestsEndWithin); tests shorten it.
 	storeGrace time.Duration
@@ -107,6 +112,7 @@ type mountedPlugin struct {
 	// services are the plugin's stores and outbound client, the same for
 	// every version of it.
 	services  *services.Plugin
+	live      *live.Plugin           // WebSocket endpoint and pubsub; nil for a plugin with neither
 	lastError atomic.Pointer[string] // why the last new version was refused; nil once one loads
 	failure   atomic.Pointer[string] // set: requests get this error page (SetPluginFailure)
 }
@@ -151,6 +157,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.stores = services.NewRegistry()
+	hubs, err := live.NewHubs(site.Pubsub, opts.RelayPath)
+	if err != nil {
+		return nil, err
+	}
+	s.hubs = hubs
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -159,12 +170,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if t := site.Server.TLS; t != nil {
 		cert, err := front.LoadCertificate(t.Cert, t.Key)
 		if err != nil {
+			hubs.Close()
 			return nil, err
 		}
 		s.cert = cert
 	}
 	st, err := s.newState(ctx, site, nil)
 	if err != nil {
+		hubs.Close()
 		return nil, err
 	}
 	s.state.Store(st)
@@ -222,6 +235,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 		} else {
 			mp.current.Store(s.wrap(mp, lp))
 		}
+		s.attachLive(mp, kept[pc.Name])
 		fresh = append(fresh, mp)
 		st.plugins = append(st.plugins, mp)
 		rs = append(rs, front.Route{Mount: pc.Mount, Plugin: servedPlugin{mp}})
@@ -235,6 +249,7 @@ func (s *Server) newState(ctx context.Context, site *config.Site, prev *siteStat
 	if err := errors.Join(errs...); err != nil {
 		for _, mp := range fresh {
 			mp.current.Load().close()
+			s.restoreLive(mp, kept[mp.cfg.Name])
 		}
 		for _, ld := range loads {
 			if ld != nil {
@@ -420,6 +435,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopped = true
 	servers := s.servers
 	s.mu.Unlock()
+	s.shutdownLive(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, len(servers))
 	for i, srv := range servers {

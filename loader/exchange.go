@@ -1,6 +1,10 @@
 package loader
 
-import "github.com/hashicorp/go-hclog"
+import (
+	"context"
+
+	"github.com/hashicorp/go-hclog"
+)
 
 // Exchange is one request as a guest sees it, implemented by the HTTP side.
 // The loader's host functions call it with slices that alias guest memory:
@@ -68,4 +72,40 @@ type Record struct {
 	// Fields are a structured message's other members, key and value in
 	// turn, in the guest's order; objects and arrays are JSON text.
 	Fields []any
+}
+
+// RealtimeExchange is an Exchange of a plugin that holds WebSocket
+// connections or is granted a pubsub block (the realtime host functions).
+// The loader checks the ABI's bounds (topic and reason sizes, close codes,
+// message sizes) before calling it; the results are abi.Err* codes. An
+// Exchange without it answers conn_* with abi.ErrState, pubsub_* and
+// serve_events with abi.ErrDenied.
+type RealtimeExchange interface {
+	// Conn is the connection of the event the call is; nil for an HTTP
+	// request (conn_* then answer abi.ErrState).
+	Conn() EventConn
+	// Pubsub is the plugin's granted pubsub block; nil without a grant.
+	Pubsub() Pubsub
+	// ServeEvents hands the response to the host as an event stream of
+	// topics once the guest returns: 0, or abi.ErrState after
+	// start_response or in an event.
+	ServeEvents(topics []string) int32
+}
+
+// EventConn is the connection of one event. Its errors that have an
+// Errno() int32 method give the guest that code.
+type EventConn interface {
+	Send(data []byte, binary bool) error
+	Set(key, value string) error
+	Close(code int, reason string)
+	Subscribe(topic string) error
+	Unsubscribe(topic string)
+}
+
+// Pubsub is a pubsub block's topics. An error with an Errno() int32
+// method gives the guest that code; any other is abi.ErrService, its
+// message held for result_get.
+type Pubsub interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+	SendTo(ctx context.Context, id string, data []byte) error
 }

@@ -101,7 +101,9 @@ type testMemory interface {
 // 15 kv_cas, 16 http_request, 17 http_body_write, 18 http_body_close,
 // 19 http_response, 20 http_body_read, 21 http_close, 22 next_start,
 // 23 next_wait, 24 next_read, 25 next_body, 26 cookie_sign,
-// 27 cookie_verify, 28 xsrf_token, 29 kv_get_many). Argument i is
+// 27 cookie_verify, 28 xsrf_token, 29 kv_get_many, 30 conn_send,
+// 31 conn_set, 32 conn_close, 33 conn_subscribe, 34 conn_unsubscribe,
+// 35 pubsub_publish, 36 pubsub_send_to, 37 serve_events). Argument i is
 // parameter i.
 var pointerArgs = [...][]int{
 	0: {0}, 1: {0}, 2: {1}, 3: {0}, 4: nil, 5: {1}, 6: {0, 2},
@@ -109,6 +111,7 @@ var pointerArgs = [...][]int{
 	16: {0}, 17: {1}, 18: nil, 19: {1}, 20: {1}, 21: nil,
 	22: {0}, 23: {0}, 24: {0}, 25: {0}, 26: {0, 2, 4}, 27: {0, 2, 4}, 28: {0},
 	29: {1, 3},
+	30: {0}, 31: {0, 2}, 32: {1}, 33: {0}, 34: {0}, 35: {0, 2}, 36: {0, 2}, 37: {0},
 }
 
 // fnNumber is the abicall number of an import.
@@ -439,6 +442,14 @@ func FuzzHostFunctions(f *testing.F) {
 		{[]byte("nv"), abi.ImportCookieSign, true, []int32{0, 1, 1, 1, 100, 64}},
 		{[]byte("n" + signed), abi.ImportCookieVerify, true, []int32{0, 1, 1, int32(len(signed)), 100, 64}},
 		{[]byte{}, abi.ImportXSRFToken, true, []int32{0, 64}},
+		{[]byte("hi"), abi.ImportConnSend, true, []int32{0, 2, abi.ConnBinary}},
+		{[]byte("kv"), abi.ImportConnSet, true, []int32{0, 1, 1, 1}},
+		{[]byte("bye"), abi.ImportConnClose, true, []int32{1000, 0, 3}},
+		{[]byte("room"), abi.ImportConnSubscribe, true, []int32{0, 4}},
+		{[]byte("room"), abi.ImportConnUnsubscribe, true, []int32{0, -1}},
+		{[]byte("roomdata"), abi.ImportPubsubPublish, true, []int32{0, 4, 4, 4}},
+		{[]byte("iddata"), abi.ImportPubsubSendTo, true, []int32{0, 2, 2, 4}},
+		{abi.AppendString(nil, "room"), abi.ImportServeEvents, true, []int32{0, 8}},
 	}
 	for e := range engines {
 		for _, s := range seeds {

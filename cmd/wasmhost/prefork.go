@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -50,6 +52,9 @@ func runMaster(o *runOptions, site *config.Site, src []byte, socks *prefork.Sock
 		Stdout:         os.Stdout,
 		Stderr:         osFile(stderr, os.Stderr),
 		Version:        version.Version,
+		Relays: func(site *config.Site) ([]string, func(), error) {
+			return host.StartRelays(site, filepath.Join(os.TempDir(), fmt.Sprintf("wasmhost-%d.relay", os.Getpid())))
+		},
 	})
 }
 
@@ -71,7 +76,8 @@ func runWorker(o *runOptions, log hclog.Logger) int {
 			if err != nil {
 				return nil, nil, err
 			}
-			srv, err := host.New(ctx, host.Options{Site: hostconfig.Site[*host.Site](site), Loader: l, Logger: b.Log, WorkerID: b.ID, Version: version.Version})
+			srv, err := host.New(ctx, host.Options{Site: hostconfig.Site[*host.Site](site), Loader: l, Logger: b.Log, WorkerID: b.ID, Version: version.Version,
+				RelayPath: os.Getenv(host.EnvRelay)})
 			if err != nil {
 				l.Close(ctx)
 				return nil, nil, &worker.ExitError{Code: exitUsage, Err: errors.New(pluginDiagnostics(site, err))}

@@ -335,7 +335,9 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "middleware"},
 		{Name: "cookie_scope"},
 		{Name: "body_read_ahead"}, {Name: "min_body_rate"}, {Name: "min_body_rate_grace"},
+		{Name: "pubsub"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "websocket"}},
 }
 
 func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
@@ -386,6 +388,8 @@ func (d *decoder) decodePlugin(b *hcl.Block) (Plugin, bool) {
 		p.Dirs = d.dirs(a.Expr, what)
 	}
 	d.decodeServices(attrs, &p, what)
+	d.decodePubsubGrant(attrs, &p, what)
+	d.decodeWebSockets(content.Blocks, &p, what)
 	d.cookieScope(attrs, &p, what)
 	d.decodeBodyReading(attrs, what+" ", &p.Body)
 	if a := attrs["middleware"]; a != nil {

@@ -93,6 +93,7 @@ type Site struct {
 	Static   *Static // nil when there is no static block
 	Plugins  []Plugin
 	KV       []KV      // kv blocks, in file order
+	Pubsub   []Pubsub  // pubsub blocks, in file order
 	Outbound *Outbound // nil when there is no outbound block
 	// Flawed holds the plugin blocks that had errors, as far as they
 	// decoded: only LoadPartial returns a site that has any.
@@ -161,6 +162,8 @@ type Plugin struct {
 	KV           []string          // kv: names of the stores granted, each declared by a kv block
 	AllowedHosts outbound.Rules    // allowed_hosts: outbound HTTP destinations; none by default
 	CookieScope  string            // cookie_scope: signed cookies verify only in plugins of this scope; default Name
+	Pubsub       string            // pubsub: the one pubsub block granted; "" for none
+	WebSocket    *WebSocket        // websocket block; nil: the plugin accepts no upgrades
 	Range        hcl.Range         // the plugin block's DefRange
 	PathRange    hcl.Range         // the path expression's range
 	Source       string            // absolute folder of the Go package that builds Path; "" if not set
@@ -276,6 +279,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "static"},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "kv", LabelNames: []string{"name"}},
+		{Type: "pubsub", LabelNames: []string{"name"}},
 		{Type: "outbound"},
 	},
 }
@@ -286,14 +290,17 @@ func (d *decoder) decodeFile(body hcl.Body) {
 
 	first := map[string]*hcl.Block{}
 	var plugins []*hcl.Block
-	var stores []*hcl.Block
+	var stores, pubsubs []*hcl.Block
 	for _, b := range content.Blocks {
-		if b.Type == "plugin" {
+		switch b.Type {
+		case "plugin":
 			plugins = append(plugins, b)
 			continue
-		}
-		if b.Type == "kv" {
+		case "kv":
 			stores = append(stores, b)
+			continue
+		case "pubsub":
+			pubsubs = append(pubsubs, b)
 			continue
 		}
 		if prev := first[b.Type]; prev != nil {
@@ -315,6 +322,7 @@ func (d *decoder) decodeFile(body hcl.Body) {
 	}
 	// Stores before plugins, which grant them, wherever they are in the file.
 	d.decodeStores(stores)
+	d.decodePubsubs(pubsubs)
 	if b := first["outbound"]; b != nil {
 		d.site.Outbound = d.decodeOutbound(b)
 	}

@@ -36,6 +36,9 @@ type MasterOptions struct {
 	Log            hclog.Logger
 	Stdout, Stderr *os.File
 	Version        string
+	// Relays, if set, starts what joins the workers' pubsub hubs for a
+	// site: the environment entries that lead workers to it, and a stop.
+	Relays func(site *config.Site) (env []string, stop func(), err error)
 }
 
 // master is the supervisor. Its state belongs to one goroutine, the loop
@@ -70,8 +73,9 @@ type master struct {
 	stopping      bool
 	exitCode      int
 
-	admin *http.Server
-	view  atomic.Pointer[view]
+	admin    *http.Server
+	view     atomic.Pointer[view]
+	relayEnv []string // what Relays returned, given to every worker
 }
 
 // RunMaster supervises workers until it is told to stop, and returns the
@@ -98,6 +102,15 @@ func RunMaster(o MasterOptions) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
 	defer signal.Stop(sigs)
 
+	if o.Relays != nil {
+		env, stop, err := o.Relays(o.Site)
+		if err != nil {
+			m.log.Error("cannot start the pubsub relay", "error", err)
+			return 1
+		}
+		defer stop()
+		m.relayEnv = env
+	}
 	m.log.Info("starting workers", "workers", m.want, "pid", os.Getpid())
 	m.startGeneration(o.Site, o.Source)
 	m.publish()

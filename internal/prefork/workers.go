@@ -114,7 +114,7 @@ func (m *master) spawn(g *generation, id int) error {
 		Path: m.exe,
 		// argv[0] names the worker in ps and top, as nginx does.
 		Args:        append([]string{"wasmhost: worker " + strconv.Itoa(id)}, m.o.Args...),
-		Env:         childEnv(true, control.EnvWorker+"="+strconv.Itoa(id)),
+		Env:         childEnv(true, append([]string{control.EnvWorker + "=" + strconv.Itoa(id)}, m.relayEnv...)...),
 		Stdout:      m.o.Stdout,
 		Stderr:      m.o.Stderr,
 		ExtraFiles:  append([]*os.File{theirs}, listeners...),

@@ -59,6 +59,11 @@ func MergePlugins(sts []Status) []Plugin {
 					continue
 				}
 				out[i].Instances.Add(p.Instances)
+				if p.Realtime != nil && out[i].Realtime != nil {
+					rt := *out[i].Realtime
+					rt.Add(*p.Realtime)
+					out[i].Realtime = &rt
+				}
 				if out[i].LastError == "" {
 					out[i].LastError = p.LastError
 				}

@@ -25,6 +25,8 @@ type Status struct {
 	// Chains lists, for each plugin served through middleware, its links
 	// outermost first.
 	Chains map[string][]Link `json:"chains,omitempty"`
+	// Pubsub lists the worker's pubsub hubs.
+	Pubsub []Pubsub `json:"pubsub,omitempty"`
 }
 
 // Worker is one worker process in /status.
@@ -48,6 +50,8 @@ type Plugin struct {
 	LastError string    `json:"last_error"`
 	// Beyond the fields every client relies on: the pool, for operators.
 	Instances Instances `json:"instances"`
+	// Realtime is set for a plugin with a websocket block.
+	Realtime *Realtime `json:"realtime,omitempty"`
 }
 
 // Instances describes a plugin's pool of instances.

@@ -13,6 +13,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/host/internal/realtime"
 	"github.com/wasmhost/wasmhost/internal/reqctx"
 	"github.com/wasmhost/wasmhost/loader"
 )
@@ -49,6 +50,10 @@ func (f *Front) Serve(w http.ResponseWriter, r *http.Request, site *Site) {
 		f.serveFailure(w, r, ptr(c), start, name, msg)
 		return
 	}
+	if lv := realtimeOf(p); lv != nil && lv.Endpoint() != nil && realtime.IsUpgrade(r) {
+		f.serveWebSocket(w, r, c, lv, name, scriptName, pathInfo, start)
+		return
+	}
 	if isWebSocketUpgrade(r) {
 		f.plainError(w, r, ptr(c), http.StatusNotImplemented, webSocketRefusal, start, name)
 		return
@@ -72,6 +77,7 @@ func (f *Front) serveGuest(w http.ResponseWriter, r *http.Request, ex *exchange,
 	pc := p.Config()
 	ex.reset(f.services, w, r, c, p.Log())
 	ex.cookieScope = pc.CookieScope
+	ex.live = realtimeOf(p)
 	ex.requestID = f.appendRequestID(ex.requestID[:0])
 	ex.traceback = cfg.ServeTraceback
 	// The deadline counts from the request's arrival at the handler.
@@ -129,6 +135,10 @@ func (f *Front) serveGuest(w http.ResponseWriter, r *http.Request, ex *exchange,
 		if lp != nil {
 			p.CountCutTimeout()
 		}
+	}
+	if err == nil && ex.sse != nil && !ex.started && ex.live.Hub() != nil {
+		f.serveStream(w, r, ex, p.Name(), start)
+		return
 	}
 	ex.allowFinalWrite(deadline)
 	f.finish(w, r, ex, p, err, start)

@@ -14,6 +14,7 @@ import (
 	"github.com/wasmhost/wasmhost/abi"
 	"github.com/wasmhost/wasmhost/host/internal/chain"
 	"github.com/wasmhost/wasmhost/host/internal/gateway"
+	"github.com/wasmhost/wasmhost/host/internal/live"
 	"github.com/wasmhost/wasmhost/loader"
 )
 
@@ -62,6 +63,9 @@ type exchange struct {
 
 	guestLog  []byte // what the guest logged during this request, bounded
 	traceback bool   // serve_traceback for this request
+
+	live *live.Plugin // the plugin's realtime side, nil without one
+	sse  []string     // the topics of serve_events, nil when not called
 }
 
 func (ex *exchange) reset(site chain.Site, w http.ResponseWriter, r *http.Request, c gateway.Client, log hclog.Logger) {
@@ -75,6 +79,7 @@ func (ex *exchange) reset(site chain.Site, w http.ResponseWriter, r *http.Reques
 	ex.guestLog = ex.guestLog[:0]
 	ex.status, ex.declared, ex.written = 0, -1, 0
 	ex.started, ex.committed, ex.flushed, ex.gone, ex.tooLarge = false, false, false, false, false
+	ex.live, ex.sse = nil, nil
 }
 
 // release drops references to the request so the pool does not keep it

@@ -50,15 +50,12 @@ func (t *Routes) match(path string) (r *Route, scriptName, pathInfo string) {
 	return nil, "", ""
 }
 
-// webSocketRefusal is the answer to a WebSocket upgrade. A plugin cannot
-// take over its connection: the gateway ABI carries one request and one
-// response, a 101 cannot cross it, and the SDK's ResponseWriter is no
-// http.Hijacker. A guest's WebSocket library answered such a request with
-// a bare "501 Not Implemented" (coder/websocket) or a 500, the reason in
-// the log only; the client should be told why.
-const webSocketRefusal = "501 Not Implemented: wasmhost does not support WebSockets yet: a plugin " +
-	"cannot take over its connection (one request, one response). Serve WebSockets from another " +
-	"server behind the same proxy, or use server-sent events or polling."
+// webSocketRefusal is the answer to a WebSocket upgrade on the mount of
+// a plugin without a websocket block: the host holds WebSockets only for
+// plugins that ask for it, and the client should be told why rather than
+// get a bare 501.
+const webSocketRefusal = "501 Not Implemented: this plugin does not support WebSockets: its plugin " +
+	"block in site.hcl has no websocket { } block, so the host accepts no upgrade on its mount."
 
 // isWebSocketUpgrade reports a request asking to switch to the WebSocket
 // protocol (RFC 6455: Upgrade: websocket, with Connection: upgrade).

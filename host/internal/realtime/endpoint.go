@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+
+	"github.com/wasmhost/wasmhost/abi"
 )
 
 // Events is what a plugin does with its connections: the host implements
@@ -34,6 +36,30 @@ type Events interface {
 type Message struct {
 	Data   []byte
 	Binary bool
+}
+
+// Refusal is an Open error that refuses the upgrade with a response of
+// its own rather than 403: the guest's answer to an open event.
+type Refusal struct {
+	Status int
+	Header []byte // abi pairs
+	Body   []byte
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("refused with %d", r.Status) }
+
+func (r *Refusal) write(w http.ResponseWriter) {
+	h := w.Header()
+	for b := r.Header; len(b) > 0; {
+		k, v, rest, ok := abi.NextPair(b)
+		if !ok {
+			break
+		}
+		h.Add(string(k), string(v))
+		b = rest
+	}
+	w.WriteHeader(r.Status)
+	w.Write(r.Body)
 }
 
 // Errors of Accept, after it has answered the request.
@@ -103,7 +129,12 @@ func (e *Endpoint) Accept(w http.ResponseWriter, r *http.Request) (*Conn, error)
 	if err := c.runOpen(r); err != nil {
 		c.discard()
 		e.stats.refuse("open")
-		http.Error(w, "refused", http.StatusForbidden)
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			ref.write(w)
+		} else {
+			http.Error(w, "refused", http.StatusForbidden)
+		}
 		return nil, fmt.Errorf("realtime: open refused: %w", err)
 	}
 	ws, err := websocket.Accept(w, r, &e.opts)

@@ -106,6 +106,30 @@ func xsrfToken(a, b int32) int32
 //go:wasmimport wasmhost kv_get_many
 func kvGetMany(a, b, c, d, e int32) int32
 
+//go:wasmimport wasmhost conn_send
+func connSend(a, b, c int32) int32
+
+//go:wasmimport wasmhost conn_set
+func connSet(a, b, c, d int32) int32
+
+//go:wasmimport wasmhost conn_close
+func connClose(a, b, c int32) int32
+
+//go:wasmimport wasmhost conn_subscribe
+func connSubscribe(a, b int32) int32
+
+//go:wasmimport wasmhost conn_unsubscribe
+func connUnsubscribe(a, b int32) int32
+
+//go:wasmimport wasmhost pubsub_publish
+func pubsubPublish(a, b, c, d int32) int32
+
+//go:wasmimport wasmhost pubsub_send_to
+func pubsubSendTo(a, b, c, d int32) int32
+
+//go:wasmimport wasmhost serve_events
+func serveEvents(a, b int32) int32
+
 //go:wasmexport abicall
 func abicall(fn, a, b, c, d, e, f, g, h int32) int32 {
 	switch fn {
@@ -170,6 +194,22 @@ func abicall(fn, a, b, c, d, e, f, g, h int32) int32 {
 		return xsrfToken(a, b)
 	case 29:
 		return kvGetMany(a, b, c, d, e)
+	case 30:
+		return connSend(a, b, c)
+	case 31:
+		return connSet(a, b, c, d)
+	case 32:
+		return connClose(a, b, c)
+	case 33:
+		return connSubscribe(a, b)
+	case 34:
+		return connUnsubscribe(a, b)
+	case 35:
+		return pubsubPublish(a, b, c, d)
+	case 36:
+		return pubsubSendTo(a, b, c, d)
+	case 37:
+		return serveEvents(a, b)
 	}
 	return -100
 }
