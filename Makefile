@@ -1,7 +1,7 @@
 # wasmhost: `make run` serves the example site, `make test` runs every test.
 GO       ?= go
 BIN      := bin/wasmhost
-EXAMPLES := hello hellogw environ echo stream site cookie errorpage auth
+EXAMPLES := hello hellogw environ echo stream site cookie errorpage auth chat
 SITE     ?= plugins/examples/site.hcl
 
 .PHONY: all build install plugins run run-gin check deps test test-plain test-race test-modules quick fuzz vet fmt-check bench clean

@@ -60,6 +60,9 @@ const noHandlerMessage = "wasmhost: no handler registered (call sdk.Handle in in
 
 // serve runs one request: it is wasmhost_handle without the wasm.
 func serve(h host, environSize, flags int32) (result int32) {
+	if flags&abi.FlagEvent != 0 {
+		return serveEvent(h, eventConn, environSize)
+	}
 	if f := registeredGateway; f != nil {
 		return serveGateway(h, f, environSize, flags)
 	}

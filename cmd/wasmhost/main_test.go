@@ -18,7 +18,7 @@ import (
 	"github.com/wasmhost/wasmhost/internal/testutil"
 )
 
-var examples = []string{"hello", "hellogw", "environ", "echo", "stream", "site", "cookie", "errorpage", "auth"}
+var examples = []string{"hello", "hellogw", "environ", "echo", "stream", "site", "cookie", "errorpage", "auth", "chat"}
 
 func buildExamples(t *testing.T) {
 	for _, name := range examples {

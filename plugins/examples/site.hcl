@@ -1,7 +1,7 @@
 # A site serving the four example plugins. Build them first, from the
 # repository's root:
 #
-#   for p in hello hellogw environ echo stream site cookie errorpage auth; do wasmhost build plugins/examples/$p; done
+#   for p in hello hellogw environ echo stream site cookie errorpage auth chat; do wasmhost build plugins/examples/$p; done
 #   wasmhost run plugins/examples/site.hcl
 #
 # then try
@@ -146,4 +146,18 @@ static {
   url_prefix = "/static/"
   # hash_cache = false     # the default under debug: rehash at every use
   # root_files = ["apple-touch-icon.png"]
+}
+
+# A chat room on host-held WebSockets: the page at /chat opens a WebSocket
+# to /chat, each message is one guest call, and a publish to the room's
+# topic reaches every connection on every worker. /chat/events follows the
+# room as server-sent events.
+pubsub "default" {} # backend = "local": every worker of this host
+plugin "chat" {
+  path   = "chat/chat.wasm"
+  mount  = "/chat"
+  pubsub = ["default"]
+  websocket {
+    ping_interval = "30s"
+  }
 }
