@@ -163,7 +163,7 @@ func TestImportsListed(t *testing.T) {
 		ImportCookieSign, ImportCookieVerify, ImportXSRFToken,
 		ImportConnSend, ImportConnSet, ImportConnClose, ImportConnSubscribe,
 		ImportConnUnsubscribe, ImportPubsubPublish, ImportPubsubSendTo, ImportServeEvents,
-		}
+	}
 	listed := map[string]bool{}
 	for _, name := range Imports {
 		if listed[name] {
