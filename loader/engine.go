@@ -79,6 +79,11 @@ type compiledModule interface {
 	exportsMemory() bool
 	// instantiate runs the module's start function (_initialize) under ctx.
 	instantiate(ctx context.Context, opts instanceOptions) (guestModule, error)
+	// close frees the module's machine code. Closing the runtime does
+	// not: the engines keep compiled modules in the compilation cache's
+	// engine, which every runtime of a loader shares, counted by how
+	// often they were compiled, until each compilation is closed.
+	close(ctx context.Context) error
 }
 
 type importName struct{ module, name string }

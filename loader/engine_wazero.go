@@ -116,6 +116,8 @@ func (c *wazeroCompiled) exportedFunctions() map[string]funcType {
 	return out
 }
 
+func (c *wazeroCompiled) close(ctx context.Context) error { return c.m.Close(ctx) }
+
 func (c *wazeroCompiled) exportsMemory() bool { return len(c.m.ExportedMemories()) > 0 }
 
 // The memory allocator hands the engine one newMappedMemory per instance.

@@ -117,6 +117,8 @@ func (c *wazyCompiled) exportedFunctions() map[string]funcType {
 	return out
 }
 
+func (c *wazyCompiled) close(ctx context.Context) error { return c.m.Close(ctx) }
+
 func (c *wazyCompiled) exportsMemory() bool { return len(c.m.ExportedMemories()) > 0 }
 
 // The memory allocator hands the engine one newMappedMemory per instance.

@@ -263,10 +263,11 @@ func (l *Loader) Precompile(ctx context.Context, engineName, path string) error 
 	defer rt.close(ctx)
 	before := l.cacheFiles()
 	logged := l.logCompile(l.log, k, sha, len(wasm), false)
-	_, err = rt.compile(ctx, wasm, compileWorkers, moduleOptions{})
+	m, err := rt.compile(ctx, wasm, compileWorkers, moduleOptions{})
 	if logged(err); err != nil {
 		return err
 	}
+	m.close(ctx) // the machine code is in the cache; this process needs none of it
 	l.markCompiled(k, sha, newCacheFiles(before, l.cacheFiles()))
 	return nil
 }

@@ -136,6 +136,11 @@ func (l *Loader) load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	l.open.Add(1)
 	closeRuntime := func() {
+		// The compiled module first: closing the runtime alone leaves its
+		// machine code in the engine that every runtime shares.
+		if p.compiled != nil {
+			p.compiled.close(context.Background())
+		}
 		p.rt.close(context.Background())
 		l.open.Add(-1)
 		p.drained.Store(true)
