@@ -31,24 +31,7 @@ plugin "chat" {
 // and the room's event stream (curl) gets the same messages.
 func TestChatExampleThroughTheSDK(t *testing.T) {
 	s := startSite(t, chatSite)
-	curl := testutil.Need(t, "curl")
-	stream := exec.Command(curl, "-sN", "--max-time", "60", s.base+"/chat/events")
-	stdout, err := stream.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Process.Kill()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := curlEventStream(t, s.base+"/chat/events")
 	if l := <-lines; !strings.HasPrefix(l, ":") {
 		t.Fatalf("the event stream began with %q", l)
 	}
@@ -106,4 +89,29 @@ run(main)
 			t.Fatal("the event stream never carried ann's message")
 		}
 	}
+}
+
+// curlEventStream follows an event stream with curl and returns its lines;
+// the stream ends with the test.
+func curlEventStream(t *testing.T, url string) <-chan string {
+	t.Helper()
+	curl := testutil.Need(t, "curl")
+	cmd := exec.Command(curl, "-sN", "--max-time", "60", url)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
 }
